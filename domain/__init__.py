@@ -1,0 +1,1 @@
+"""Concord's pure model and rules: no I/O, no framework imports."""

@@ -1,0 +1,1 @@
+"""Concord's service: internal API, persistence, configuration and command line."""

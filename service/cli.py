@@ -1,0 +1,256 @@
+"""`python -m service dev | serve | worker | migrate | token | seed`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from service.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    dev = commands.add_parser("dev", help="everything on embedded PostgreSQL and Redis, with demo data")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--reset", action="store_true", help="drop the data and seed again")
+    serve = commands.add_parser("serve", help="the API (production)")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    commands.add_parser("worker", help="the arq worker (production)")
+    commands.add_parser("migrate", help="apply database migrations (idempotent)")
+    token = commands.add_parser("token", help="print a fresh bearer token (last line)")
+    token.add_argument("--clinic", required=True, help="clinic slug, e.g. demo")
+    token.add_argument("--role", choices=["admin", "coordinator", "clinician"], default="admin")
+    token.add_argument("--staff", type=uuid.UUID, help="a staff id instead of the first with --role")
+    seed = commands.add_parser("seed", help="seed the demo clinic if it is missing")
+    seed.add_argument("--patients", type=int, default=6)
+    args = parser.parse_args(argv)
+    handler = {"dev": run_dev, "serve": run_serve, "worker": run_worker, "migrate": run_migrate,
+               "token": run_token, "seed": run_seed}[args.command]
+    return handler(args)
+
+
+# -- production entry points ---------------------------------------------------------
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415
+
+    from service import logging as concord_logging  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    concord_logging.configure(settings.log_level, settings.log_format)
+    uvicorn.run("service.app:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, proxy_headers=True, server_header=False,
+                log_config=None, access_log=False, timeout_graceful_shutdown=20)
+    return 0
+
+
+def run_worker(_: argparse.Namespace) -> int:
+    from arq.worker import run_worker as arq_run  # noqa: PLC0415
+
+    from service.settings import Settings as S  # noqa: PLC0415
+    from workers.settings import WorkerSettings, redis_settings  # noqa: PLC0415
+
+    arq_run(WorkerSettings, redis_settings=redis_settings(S.from_env()))  # type: ignore[arg-type]
+    return 0
+
+
+def run_migrate(_: argparse.Namespace) -> int:
+    with embedded_database(Settings.from_env()) as url:
+        migrate(url)
+    print("migrations applied")
+    return 0
+
+
+def migrate(url: str) -> None:
+    from alembic import command  # noqa: PLC0415
+    from alembic.config import Config  # noqa: PLC0415
+
+    config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "head")
+
+
+def run_token(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    with embedded_database(settings) as url:
+        secret = asyncio.run(_issue_token(url, args.clinic, args.role, args.staff))
+    if secret is None:
+        return 1
+    print(secret)
+    return 0
+
+
+async def _issue_token(url: str, clinic: str, role: str, staff_id: uuid.UUID | None) -> str | None:
+    from domain.vocab import Role  # noqa: PLC0415
+    from service.db.engine import make_engine  # noqa: PLC0415
+    from service.db.uow import unit_of_work  # noqa: PLC0415
+    from service.usecases.staff import issue_token  # noqa: PLC0415
+
+    engine = make_engine(url, null_pool=True)
+    try:
+        async with unit_of_work(engine) as uow:
+            clinic_id = await uow.clinics.id_by_slug(clinic)
+            if clinic_id is None:
+                print(f"no clinic with slug {clinic!r}", file=sys.stderr)
+                return None
+            staff = (await uow.staff.get(clinic_id, staff_id) if staff_id
+                     else await uow.staff.first_with_role(clinic_id, Role(role)))
+            if staff is None:
+                print(f"no active {role} in clinic {clinic!r}", file=sys.stderr)
+                return None
+            _, secret = await issue_token(uow, clinic_id, staff, "cli", None)
+            print(f"token for {staff.name} ({staff.role.value}, {staff.discipline}):",
+                  file=sys.stderr)
+            return secret
+    finally:
+        await engine.dispose()
+
+
+def run_seed(args: argparse.Namespace) -> int:
+    with embedded_database(Settings.from_env()) as url:
+        migrate(url)
+        created = asyncio.run(seed_demo(url, args.patients))
+    print("demo clinic seeded" if created else "demo clinic already there")
+    return 0
+
+
+async def seed_demo(url: str, patients: int = 6) -> bool:
+    from service.db.engine import make_engine  # noqa: PLC0415
+    from service.seed import DEMO_SLUG, demo_exists, seed_clinic, seed_patients  # noqa: PLC0415
+
+    engine = make_engine(url, null_pool=True)
+    try:
+        if await demo_exists(engine):
+            return False
+        clinic_id, staff = await seed_clinic(engine, DEMO_SLUG, "Demo Integrative Pain Clinic")
+        await seed_patients(engine, clinic_id, staff, patients)
+        return True
+    finally:
+        await engine.dispose()
+
+
+# -- embedded servers ----------------------------------------------------------------
+
+class embedded_database:  # noqa: N801 - used as a context manager
+    """DATABASE_URL when set; else the embedded server under CONCORD_HOME (kept running
+    while the context is open, shared with any other process using the same folder)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.server: Any = None
+
+    def __enter__(self) -> str:
+        if self.settings.database_url:
+            return self.settings.database_url
+        from service.embedded import start_postgres  # noqa: PLC0415
+
+        self.server, url = start_postgres(self.settings.home)
+        return url
+
+    def __exit__(self, *_: object) -> None:
+        self.server = None
+
+
+def run_dev(args: argparse.Namespace) -> int:
+    from service.embedded import DATABASE, EmbeddedRedis, drop_database, start_postgres  # noqa: PLC0415
+    from service.mail_sink import MailSink  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    home = settings.home
+    pg_server: Any = None
+    redis: EmbeddedRedis | None = None
+    if args.reset and home.exists():
+        print(f"--reset: removing the data under {home}")
+    database_url = settings.database_url
+    if database_url is None:
+        if args.reset and (home / "pg").exists():
+            pg_server, _ = start_postgres(home, "postgres")
+            drop_database(pg_server, DATABASE)
+        pg_server, database_url = start_postgres(home)
+    redis_url = settings.redis_url
+    if redis_url is None:
+        if args.reset:
+            shutil.rmtree(home / "redis", ignore_errors=True)
+        redis = EmbeddedRedis(home)
+        redis_url = redis.start()
+    migrate(database_url)
+    seeded = asyncio.run(seed_demo(database_url))
+    sink = MailSink(home / "mail", host="127.0.0.1", port=settings.smtp_port)
+    sink.start()
+    admin_token = asyncio.run(_issue_token(database_url, "demo", "admin", None))
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "CONCORD_HOME": str(home), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port),
+           "CONCORD_PUBLIC_BASE_URL": f"http://{args.host}:{args.port}",
+           "CONCORD_SECRET_KEY": settings.secret_key}
+    children = [
+        subprocess.Popen([sys.executable, "-m", "service", "serve", "--host", args.host,  # noqa: S603
+                          "--port", str(args.port)], env=env),
+        subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env),  # noqa: S603
+    ]
+    base = f"http://{args.host}:{args.port}"
+    print(msgspec.json.format(msgspec.json.encode({
+        "api": f"{base}/api/v1", "openapi": f"{base}/schema/openapi.json",
+        "docs": f"{base}/schema/swagger", "fhir": f"{base}/fhir",
+        "health": f"{base}/health/ready", "mail": str(home / "mail"),
+        "demo_data": "seeded" if seeded else "reused", "started_at": dt.datetime.now(dt.UTC).isoformat(),
+    }), indent=2).decode())
+    print(f"Concord is running at {base} (Ctrl-C stops everything)")
+    print(f"OpenAPI: {base}/schema/openapi.json")
+    print(f"Demo admin token: {admin_token}")
+    sys.stdout.flush()
+    try:
+        _wait(children)
+    finally:
+        _stop(children)
+        sink.stop()
+        if redis is not None:
+            redis.stop()
+        if pg_server is not None:
+            from service.embedded import stop_postgres  # noqa: PLC0415
+
+            stop_postgres(pg_server)
+    return 0
+
+
+def _wait(children: list[subprocess.Popen[bytes]]) -> None:
+    stop = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stop:
+        if any(child.poll() is not None for child in children):
+            print("a child process stopped; shutting down", file=sys.stderr)
+            return
+        time.sleep(0.2)
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()

@@ -1,0 +1,235 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations are the source of truth
+for the database; `alembic check` keeps these two in step."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> sa.Column[object]:
+    return sa.Column("id", UUID(as_uuid=True), primary_key=True)
+
+
+def _clinic() -> sa.Column[object]:
+    return sa.Column("clinic_id", UUID(as_uuid=True), sa.ForeignKey("clinics.id"), nullable=False)
+
+
+def _ts(name: str, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable,
+                     server_default=None if nullable else sa.func.clock_timestamp())
+
+
+def _version() -> sa.Column[object]:
+    return sa.Column("version", sa.Integer, nullable=False, server_default="1")
+
+
+clinics = sa.Table(
+    "clinics", metadata,
+    _id(),
+    sa.Column("slug", sa.String(63), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    _ts("created_at"),
+)
+
+disciplines = sa.Table(
+    "disciplines", metadata,
+    _clinic(),
+    sa.Column("code", sa.String(40), nullable=False),
+    sa.Column("display", sa.String(100), nullable=False),
+    sa.PrimaryKeyConstraint("clinic_id", "code"),
+)
+
+staff = sa.Table(
+    "staff", metadata,
+    _id(), _clinic(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320)),
+    sa.Column("discipline", sa.String(40), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    _version(), _ts("created_at"),
+    sa.ForeignKeyConstraint(["clinic_id", "discipline"],
+                            ["disciplines.clinic_id", "disciplines.code"],
+                            name="fk_staff_discipline"),
+    sa.Index("ix_staff_clinic_role", "clinic_id", "role"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    _id(), _clinic(),
+    sa.Column("staff_id", UUID(as_uuid=True), sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("label", sa.String(200)),
+    _ts("created_at"),
+    _ts("expires_at", nullable=True),
+    _ts("revoked_at", nullable=True),
+    sa.Index("ix_api_tokens_staff", "staff_id"),
+)
+
+patients = sa.Table(
+    "patients", metadata,
+    _id(), _clinic(),
+    sa.Column("given_name", sa.String(200), nullable=False),
+    sa.Column("family_name", sa.String(200), nullable=False),
+    sa.Column("birth_date", sa.Date, nullable=False),
+    sa.Column("time_zone", sa.String(64), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("preferred_channel", sa.String(16), nullable=False),
+    sa.Column("contact_points", JSONB, nullable=False, server_default="[]"),
+    sa.Column("identifiers", JSONB, nullable=False, server_default="[]"),
+    sa.Column("quiet_hours", JSONB),
+    sa.Column("consent", JSONB, nullable=False, server_default="{}"),
+    _version(), _ts("created_at"), _ts("updated_at"),
+    sa.Index("ix_patients_clinic_created", "clinic_id", "created_at", "id"),
+)
+
+care_plans = sa.Table(
+    "care_plans", metadata,
+    _id(), _clinic(),
+    sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id"), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("period_start", sa.Date),
+    sa.Column("period_end", sa.Date),
+    sa.Column("what_matters", sa.Text),
+    sa.Column("health_concerns", JSONB, nullable=False, server_default="[]"),
+    sa.Column("notes", JSONB, nullable=False, server_default="[]"),
+    sa.Column("created_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    _version(), _ts("created_at"), _ts("updated_at"),
+    sa.Index("ix_care_plans_clinic_created", "clinic_id", "created_at", "id"),
+    sa.Index("ix_care_plans_patient", "patient_id"),
+)
+
+care_team_members = sa.Table(
+    "care_team_members", metadata,
+    _id(), _clinic(),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
+    sa.Column("staff_id", UUID(as_uuid=True), sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("discipline", sa.String(40), nullable=False),
+    sa.Column("lead", sa.Boolean, nullable=False, server_default=sa.false()),
+    _version(), _ts("added_at"),
+    sa.UniqueConstraint("care_plan_id", "staff_id", name="uq_care_team_members_plan_staff"),
+    sa.Index("ix_care_team_members_staff", "staff_id", "care_plan_id"),
+    # The database, not only the code, holds the plan to one lead.
+    sa.Index("uq_care_team_members_one_lead", "care_plan_id", unique=True,
+             postgresql_where=sa.text("lead")),
+)
+
+goals = sa.Table(
+    "goals", metadata,
+    _id(), _clinic(),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("owners", JSONB, nullable=False),
+    sa.Column("expressed_by", sa.String(40), nullable=False),
+    sa.Column("lifecycle_status", sa.String(20), nullable=False),
+    sa.Column("achievement_status", sa.String(20)),
+    sa.Column("measure", JSONB),
+    sa.Column("gas", JSONB),
+    sa.Column("gas_weight", sa.Float, nullable=False, server_default="1"),
+    sa.Column("review_cadence_days", sa.Integer, nullable=False),
+    sa.Column("next_review_date", sa.Date),
+    sa.Column("acceptances", JSONB, nullable=False, server_default="[]"),
+    sa.Column("created_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    _version(), _ts("created_at"),
+    sa.Index("ix_goals_plan", "care_plan_id", "created_at"),
+    sa.Index("ix_goals_review_due", "next_review_date",
+             postgresql_where=sa.text(
+                 "lifecycle_status IN ('proposed','planned','accepted','active','on-hold')")),
+)
+
+activities = sa.Table(
+    "activities", metadata,
+    _id(), _clinic(),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
+    sa.Column("discipline", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("frequency", JSONB),
+    sa.Column("goal_ids", JSONB, nullable=False, server_default="[]"),
+    sa.Column("created_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    _version(), _ts("created_at"),
+    sa.Index("ix_activities_plan", "care_plan_id", "created_at"),
+)
+
+goal_reviews = sa.Table(
+    "goal_reviews", metadata,
+    _id(), _clinic(),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
+    sa.Column("reviewed_on", sa.Date, nullable=False),
+    sa.Column("entries", JSONB, nullable=False),
+    sa.Column("participants", JSONB, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("patient_voice", sa.Text),
+    sa.Column("rho", sa.Float, nullable=False),
+    sa.Column("t_score", sa.Float, nullable=False),
+    sa.Column("recorded_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    _ts("created_at"),
+    sa.Index("ix_goal_reviews_plan", "care_plan_id", "reviewed_on"),
+)
+
+tasks = sa.Table(
+    "tasks", metadata,
+    _id(), _clinic(),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("priority", sa.String(10), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id")),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id")),
+    sa.Column("goal_id", UUID(as_uuid=True), sa.ForeignKey("goals.id")),
+    sa.Column("owner_id", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    sa.Column("requester_id", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    sa.Column("due_on", sa.Date),
+    sa.Column("status_reason", sa.Text),
+    # Worker-opened tasks carry what they are about, so a second run opens nothing new.
+    sa.Column("dedupe_key", sa.String(200), unique=True),
+    _version(), _ts("created_at"), _ts("updated_at"),
+    sa.Index("ix_tasks_clinic_created", "clinic_id", "created_at", "id"),
+    sa.Index("ix_tasks_owner_status", "owner_id", "status"),
+)
+
+audit_events = sa.Table(
+    "audit_events", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("clinic_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.clock_timestamp()),
+    sa.Column("actor_type", sa.String(20), nullable=False),
+    sa.Column("actor_id", UUID(as_uuid=True)),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("resource_type", sa.String(40), nullable=False),
+    sa.Column("resource_id", UUID(as_uuid=True)),
+    sa.Column("patient_id", UUID(as_uuid=True)),
+    sa.Column("client_address", sa.String(64)),
+    sa.Column("request_id", sa.String(64)),
+    sa.Index("ix_audit_events_patient", "clinic_id", "patient_id", "id"),
+    sa.Index("ix_audit_events_clinic", "clinic_id", "id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("clinic_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("staff_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("request_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("body", sa.LargeBinary),
+    sa.Column("headers", JSONB),
+    _ts("created_at"),
+    sa.PrimaryKeyConstraint("clinic_id", "staff_id", "key"),
+)

@@ -1,0 +1,69 @@
+"""One request or one job is one transaction: the UnitOfWork holds its connection and
+repositories. Use cases never commit; the edge (`provide_uow`, a job's `async with`) does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.actor import Actor
+from service.db.repos.audit import AuditEntry, AuditRepository
+from service.db.repos.care_plans import CarePlanRepository
+from service.db.repos.clinics import ClinicRepository
+from service.db.repos.idempotency import IdempotencyRepository
+from service.db.repos.patients import PatientRepository
+from service.db.repos.staff import StaffRepository, TokenRepository
+from service.db.repos.tasks import TaskRepository
+
+
+class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a change came from, for the audit trail."""
+
+    request_id: str | None = None
+    client_address: str | None = None
+
+
+class UnitOfWork:
+    def __init__(self, conn: AsyncConnection, context: RequestContext | None = None) -> None:
+        self.conn = conn
+        self.context = context or RequestContext()
+        self.clinics = ClinicRepository(conn)
+        self.staff = StaffRepository(conn)
+        self.tokens = TokenRepository(conn)
+        self.patients = PatientRepository(conn)
+        self.care_plans = CarePlanRepository(conn)
+        self.tasks = TaskRepository(conn)
+        self.idempotency = IdempotencyRepository(conn)
+        self._audit = AuditRepository(conn)
+        self._pending_audit: list[AuditEntry] = []
+
+    def audit(self, actor: Actor | None, action: str, resource_type: str,
+              resource_id: uuid.UUID | None, patient_id: uuid.UUID | None,
+              clinic_id: uuid.UUID | None = None) -> None:
+        """Note an access to patient data; written with the transaction's other writes."""
+        clinic = clinic_id or (actor.clinic_id if actor else None)
+        if clinic is None:
+            raise ValueError("an audit entry needs a clinic")
+        self._pending_audit.append(AuditEntry(
+            clinic_id=clinic, actor_type="staff" if actor else "system",
+            actor_id=actor.staff_id if actor else None, action=action,
+            resource_type=resource_type, resource_id=resource_id, patient_id=patient_id,
+            client_address=self.context.client_address, request_id=self.context.request_id))
+
+    async def flush(self) -> None:
+        entries, self._pending_audit = self._pending_audit, []
+        await self._audit.record(entries)
+
+
+@asynccontextmanager
+async def unit_of_work(engine: AsyncEngine,
+                       context: RequestContext | None = None) -> AsyncIterator[UnitOfWork]:
+    """Begin, yield, then write the audit trail and commit; roll back on any error."""
+    async with engine.begin() as conn:
+        uow = UnitOfWork(conn, context)
+        yield uow
+        await uow.flush()

@@ -1,0 +1,34 @@
+"""arq's WorkerSettings: `python -m service worker` runs this."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+from arq import cron
+from arq.connections import RedisSettings
+
+from service.settings import Settings
+from workers.context import shutdown, startup
+from workers.reviews import open_review_due_tasks
+
+
+def redis_settings(settings: Settings | None = None) -> RedisSettings:
+    settings = settings or Settings.from_env()
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL must be set for the worker")
+    return RedisSettings.from_dsn(settings.redis_url)
+
+
+class WorkerSettings:
+    functions: ClassVar[list[Any]] = [open_review_due_tasks]
+    cron_jobs: ClassVar[list[Any]] = [
+        cron(open_review_due_tasks, minute={5}, unique=True, run_at_startup=True, timeout=300),
+    ]
+    on_startup = startup
+    on_shutdown = shutdown
+    job_serializer = msgspec.msgpack.encode
+    job_deserializer = msgspec.msgpack.decode
+    max_jobs = 20
+    job_timeout = 60
+    health_check_interval = 30
