@@ -55,8 +55,6 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[PatientController, StaffController, DisciplineController,
                         CarePlanController, TeamController, GoalController, ActivityController,
                         ReviewController, TaskController, AuditController],
-        dependencies={"uow": Provide(provide_uow), "actor": Provide(provide_actor),
-                      "now": Provide(provide_now, sync_to_thread=False)},
     )
     prometheus = PrometheusConfig(app_name="concord", group_path=True,
                                   exclude=["^/metrics", "^/health"])
@@ -64,6 +62,10 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[api, live, ready, MetricsController],
         lifespan=[lifespan],
+        # App-wide so that every boundary (the internal API, FHIR) shares one transaction
+        # per request and one way of knowing who is asking.
+        dependencies={"uow": Provide(provide_uow), "actor": Provide(provide_actor),
+                      "now": Provide(provide_now, sync_to_thread=False)},
         state=State({"settings": settings}),
         exception_handlers=exception_handlers,
         middleware=[request_id_middleware, prometheus.middleware],

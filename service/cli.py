@@ -37,11 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--clinic", required=True, help="clinic slug, e.g. demo")
     token.add_argument("--role", choices=["admin", "coordinator", "clinician"], default="admin")
     token.add_argument("--staff", type=uuid.UUID, help="a staff id instead of the first with --role")
+    clinic = commands.add_parser("clinic", help="create a clinic with its first admin")
+    clinic.add_argument("--slug", required=True)
+    clinic.add_argument("--name", required=True)
+    clinic.add_argument("--admin-name", default="Clinic administrator")
     seed = commands.add_parser("seed", help="seed the demo clinic if it is missing")
     seed.add_argument("--patients", type=int, default=6)
     args = parser.parse_args(argv)
     handler = {"dev": run_dev, "serve": run_serve, "worker": run_worker, "migrate": run_migrate,
-               "token": run_token, "seed": run_seed}[args.command]
+               "token": run_token, "seed": run_seed, "clinic": run_clinic}[args.command]
     return handler(args)
 
 
@@ -117,6 +121,45 @@ async def _issue_token(url: str, clinic: str, role: str, staff_id: uuid.UUID | N
             _, secret = await issue_token(uow, clinic_id, staff, "cli", None)
             print(f"token for {staff.name} ({staff.role.value}, {staff.discipline}):",
                   file=sys.stderr)
+            return secret
+    finally:
+        await engine.dispose()
+
+
+def run_clinic(args: argparse.Namespace) -> int:
+    """A new tenant: the standard disciplines and one admin, whose token is printed (last
+    line) so that the admin can add everyone else over the API."""
+    with embedded_database(Settings.from_env()) as url:
+        secret = asyncio.run(_create_clinic(url, args.slug, args.name, args.admin_name))
+    if secret is None:
+        return 1
+    print(secret)
+    return 0
+
+
+async def _create_clinic(url: str, slug: str, name: str, admin_name: str) -> str | None:
+    from domain.staff import Discipline, Staff  # noqa: PLC0415
+    from domain.vocab import NON_CLINICAL_DISCIPLINE, STANDARD_DISCIPLINES, Role  # noqa: PLC0415
+    from service.db.engine import make_engine  # noqa: PLC0415
+    from service.db.uow import unit_of_work  # noqa: PLC0415
+    from service.usecases.staff import issue_token  # noqa: PLC0415
+
+    engine = make_engine(url, null_pool=True)
+    try:
+        async with unit_of_work(engine) as uow:
+            if await uow.clinics.id_by_slug(slug) is not None:
+                print(f"a clinic with slug {slug!r} exists already", file=sys.stderr)
+                return None
+            clinic_id = uuid.uuid4()
+            await uow.clinics.add(clinic_id, slug, name)
+            for code, display in {**STANDARD_DISCIPLINES,
+                                  NON_CLINICAL_DISCIPLINE: "Administration"}.items():
+                await uow.clinics.add_discipline(clinic_id, Discipline(code=code, display=display))
+            admin = Staff(id=uuid.uuid4(), clinic_id=clinic_id, name=admin_name,
+                          discipline=NON_CLINICAL_DISCIPLINE, role=Role.ADMIN)
+            await uow.staff.add(admin)
+            _, secret = await issue_token(uow, clinic_id, admin, "cli", None)
+            print(f"clinic {slug!r} created; admin token:", file=sys.stderr)
             return secret
     finally:
         await engine.dispose()
