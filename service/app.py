@@ -14,6 +14,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from redis.asyncio import Redis
 
+from fhir.api.routes import fhir_router
 from service import logging as concord_logging
 from service.api.audit import AuditController
 from service.api.care_plans import CarePlanController
@@ -60,7 +61,7 @@ def create_app(settings: Settings) -> Litestar:
                                   exclude=["^/metrics", "^/health"])
     concord_logging.configure(settings.log_level, settings.log_format)
     return Litestar(
-        route_handlers=[api, live, ready, MetricsController],
+        route_handlers=[api, fhir_router, live, ready, MetricsController],
         lifespan=[lifespan],
         # App-wide so that every boundary (the internal API, FHIR) shares one transaction
         # per request and one way of knowing who is asking.

@@ -54,6 +54,10 @@ class CarePlanRepository(Repository):
         return from_row(row, CarePlan, team=team, goals=goals, activities=activities,
                         reviews=reviews)
 
+    async def plan_of_goal(self, clinic_id: uuid.UUID, goal_id: uuid.UUID) -> uuid.UUID | None:
+        return await self.conn.scalar(sa.select(t.goals.c.care_plan_id).where(
+            t.goals.c.id == goal_id, t.goals.c.clinic_id == clinic_id))
+
     async def add(self, plan: CarePlan) -> None:
         await self.conn.execute(t.care_plans.insert().values(
             **to_row(plan, exclude=("team", "goals", "activities", "reviews", "updated_at"))))

@@ -1,0 +1,46 @@
+"""The plan as FHIR, read by the same staff with the same rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.factories import ClinicWorld, add_goal, create_plan
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_metadata_lists_only_what_is_served(client: Any) -> None:
+    response = await client.get("/fhir/metadata")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    body = response.json()
+    assert body["fhirVersion"] == "4.0.1"
+    served = {r["type"]: [i["code"] for i in r["interaction"]] for r in body["rest"][0]["resource"]}
+    assert served == {"CarePlan": ["read"], "Goal": ["read"]}
+
+
+async def test_care_plan_and_goal_read_as_fhir(client: Any, world: ClinicWorld) -> None:
+    plan = await create_plan(client, world)
+    goal = await add_goal(client, world, plan["id"], "physical_therapist")
+    response = await client.get(f"/fhir/CarePlan/{plan['id']}", headers=world.auth("psychologist"))
+    assert response.status_code == 200, response.text
+    resource = response.json()
+    assert resource["goal"] == [{"reference": f"Goal/{goal['id']}"}]
+    assert response.headers["etag"] == f'W/"{resource["meta"]["versionId"]}"'
+    fhir_goal = (await client.get(f"/fhir/Goal/{goal['id']}", headers=world.auth("physician"))).json()
+    assert fhir_goal["description"]["text"] == "Walk to the corner shop and back"
+
+
+async def test_fhir_errors_are_operation_outcomes(client: Any, world: ClinicWorld,
+                                                  other_world: ClinicWorld) -> None:
+    plan = await create_plan(client, world)
+    unauthenticated = await client.get(f"/fhir/CarePlan/{plan['id']}")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["resourceType"] == "OperationOutcome"
+    other = await client.get(f"/fhir/CarePlan/{plan['id']}", headers=other_world.auth("admin"))
+    assert other.status_code == 404
+    assert other.json()["issue"][0]["code"] == "not-found"
+    outsider = await client.get(f"/fhir/CarePlan/{plan['id']}", headers=world.auth("outsider"))
+    assert outsider.status_code == 404
