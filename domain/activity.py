@@ -62,7 +62,7 @@ class ActivityPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
     kind: ActivityKind | msgspec.UnsetType = msgspec.UNSET
     description: str | msgspec.UnsetType = msgspec.UNSET
     status: ActivityStatus | msgspec.UnsetType = msgspec.UNSET
-    frequency: Frequency | None | msgspec.UnsetType = msgspec.UNSET
+    frequency: Frequency | msgspec.UnsetType | None = msgspec.UNSET
     goal_ids: list[uuid.UUID] | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -17,7 +17,15 @@ from domain import gas, transitions
 from domain import goal as goal_rules
 from domain.activity import Activity, ActivityPatch
 from domain.actor import Actor
-from domain.errors import Forbidden, IllegalTransition, Invalid, NotFound, NotOnCareTeam, NotYourDiscipline, StaleVersion
+from domain.errors import (
+    Forbidden,
+    IllegalTransition,
+    Invalid,
+    NotFound,
+    NotOnCareTeam,
+    NotYourDiscipline,
+    StaleVersion,
+)
 from domain.goal import Acceptance, Goal, GoalPatch
 from domain.patient import require_text
 from domain.review import GoalReview
@@ -137,10 +145,13 @@ class CarePlan(msgspec.Struct, kw_only=True):
             if still_open:
                 raise IllegalTransition(
                     f"cannot complete the plan: {len(still_open)} goal(s) are still open; "
-                    "complete or cancel them first", field="status")
+                    "complete or cancel them first",
+                    field="status",
+                )
         if target is PlanStatus.ACTIVE and self.lead is None:
-            raise IllegalTransition("cannot activate the plan: its care team has no lead",
-                                    field="status")
+            raise IllegalTransition(
+                "cannot activate the plan: its care team has no lead", field="status"
+            )
         self.status = target
         if target is PlanStatus.ACTIVE and self.period_start is None:
             self.period_start = now.date()
@@ -156,8 +167,9 @@ class CarePlan(msgspec.Struct, kw_only=True):
 
     # -- the team -------------------------------------------------------------------
 
-    def add_member(self, actor: Actor, staff: Staff, member_id: uuid.UUID, lead: bool,
-                   now: dt.datetime) -> TeamMember:
+    def add_member(
+        self, actor: Actor, staff: Staff, member_id: uuid.UUID, lead: bool, now: dt.datetime
+    ) -> TeamMember:
         self.require_manager(actor)
         self.require_open("change the team")
         if not staff.active or staff.clinic_id != self.clinic_id:
@@ -167,9 +179,11 @@ class CarePlan(msgspec.Struct, kw_only=True):
         if lead and self.lead is not None:
             raise IllegalTransition(
                 f"the plan already has a lead ({self.lead.name}); hand the lead over instead",
-                field="lead")
-        member = TeamMember(id=member_id, staff_id=staff.id, name=staff.name,
-                            discipline=staff.discipline, lead=lead)
+                field="lead",
+            )
+        member = TeamMember(
+            id=member_id, staff_id=staff.id, name=staff.name, discipline=staff.discipline, lead=lead
+        )
         self.team.append(member)
         self._bump(None, now)
         return member
@@ -180,8 +194,9 @@ class CarePlan(msgspec.Struct, kw_only=True):
             raise NotFound("team member")
         return found
 
-    def remove_member(self, actor: Actor, member_id: uuid.UUID, expected: int,
-                      now: dt.datetime) -> TeamMember:
+    def remove_member(
+        self, actor: Actor, member_id: uuid.UUID, expected: int, now: dt.datetime
+    ) -> TeamMember:
         self.require_manager(actor)
         self.require_open("change the team")
         member = self.find_member(member_id)
@@ -193,13 +208,15 @@ class CarePlan(msgspec.Struct, kw_only=True):
             if owned:
                 raise IllegalTransition(
                     f"{len(owned)} open goal(s) are owned by {member.discipline}, "
-                    "the last one on the team; reassign them first")
+                    "the last one on the team; reassign them first"
+                )
         self.team.remove(member)
         self._bump(None, now)
         return member
 
-    def make_lead(self, actor: Actor, member_id: uuid.UUID, expected: int,
-                  now: dt.datetime) -> list[TeamMember]:
+    def make_lead(
+        self, actor: Actor, member_id: uuid.UUID, expected: int, now: dt.datetime
+    ) -> list[TeamMember]:
         """Hand the lead to `member_id`; the previous lead stays on the team."""
         self.require_manager(actor)
         self.require_open("change the team")
@@ -235,8 +252,9 @@ class CarePlan(msgspec.Struct, kw_only=True):
         self.goals.append(goal)
         self._bump(None, now)
 
-    def update_goal(self, actor: Actor, goal_id: uuid.UUID, patch: GoalPatch, expected: int,
-                    now: dt.datetime) -> Goal:
+    def update_goal(
+        self, actor: Actor, goal_id: uuid.UUID, patch: GoalPatch, expected: int, now: dt.datetime
+    ) -> Goal:
         goal = self.find_goal(goal_id)
         self.require_discipline(actor, goal.owners, "goal")
         self.require_open("change a goal")
@@ -248,8 +266,14 @@ class CarePlan(msgspec.Struct, kw_only=True):
         goal.version += 1
         return goal
 
-    def record_acceptance(self, actor: Actor, goal_id: uuid.UUID, acceptance: Acceptance,
-                          expected: int, now: dt.datetime) -> Goal:
+    def record_acceptance(
+        self,
+        actor: Actor,
+        goal_id: uuid.UUID,
+        acceptance: Acceptance,
+        expected: int,
+        now: dt.datetime,
+    ) -> Goal:
         """The patient's stance may be recorded by anyone on the team or a coordinator; a
         discipline's stance only by a clinician of that discipline on the team."""
         goal = self.find_goal(goal_id)
@@ -261,7 +285,8 @@ class CarePlan(msgspec.Struct, kw_only=True):
                 raise Invalid("participant", "the patient or a discipline on the care team")
             if actor.discipline != acceptance.participant or self.member(actor.staff_id) is None:
                 raise NotYourDiscipline(
-                    f"only a {acceptance.participant} on the team can speak for that discipline")
+                    f"only a {acceptance.participant} on the team can speak for that discipline"
+                )
         acceptance.recorded_by = actor.staff_id
         acceptance.recorded_at = now
         goal.record_acceptance(acceptance)
@@ -285,8 +310,9 @@ class CarePlan(msgspec.Struct, kw_only=True):
         self.activities.append(activity)
         self._bump(None, now)
 
-    def update_activity(self, actor: Actor, activity_id: uuid.UUID, patch: ActivityPatch,
-                        expected: int) -> Activity:
+    def update_activity(
+        self, actor: Actor, activity_id: uuid.UUID, patch: ActivityPatch, expected: int
+    ) -> Activity:
         activity = self.find_activity(activity_id)
         self.require_discipline(actor, [activity.discipline], "activity")
         self.require_open("change an activity")
@@ -326,9 +352,9 @@ class CarePlan(msgspec.Struct, kw_only=True):
 
 class PlanPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
     title: str | msgspec.UnsetType = msgspec.UNSET
-    period_start: dt.date | None | msgspec.UnsetType = msgspec.UNSET
-    period_end: dt.date | None | msgspec.UnsetType = msgspec.UNSET
-    what_matters: str | None | msgspec.UnsetType = msgspec.UNSET
+    period_start: dt.date | msgspec.UnsetType | None = msgspec.UNSET
+    period_end: dt.date | msgspec.UnsetType | None = msgspec.UNSET
+    what_matters: str | msgspec.UnsetType | None = msgspec.UNSET
     health_concerns: list[str] | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -29,9 +29,13 @@ class GasLevels(msgspec.Struct, kw_only=True):
     baseline: int = -1
 
     def validate(self) -> None:
-        for name, text in (("minus_2", self.much_less), ("minus_1", self.less),
-                           ("zero", self.expected), ("plus_1", self.more),
-                           ("plus_2", self.much_more)):
+        for name, text in (
+            ("minus_2", self.much_less),
+            ("minus_1", self.less),
+            ("zero", self.expected),
+            ("plus_1", self.more),
+            ("plus_2", self.much_more),
+        ):
             require_text(f"gas.{name}", text, max_length=500)
         if self.baseline not in (-2, -1):
             raise Invalid("gas.baseline", "baseline is -1 or -2 (Turner-Stokes 2009)")
@@ -104,8 +108,10 @@ class Goal(msgspec.Struct, kw_only=True):
         """Every participant's stance, `pending` where they have not yet said: so that
         misalignment shows instead of hiding behind a missing row."""
         recorded = {a.participant: a for a in self.acceptances}
-        return [recorded.get(p) or Acceptance(participant=p, status=AcceptanceStatus.PENDING)
-                for p in participants]
+        return [
+            recorded.get(p) or Acceptance(participant=p, status=AcceptanceStatus.PENDING)
+            for p in participants
+        ]
 
     def record_acceptance(self, acceptance: Acceptance) -> None:
         if acceptance.status is AcceptanceStatus.DISAGREE and not (acceptance.reason or "").strip():
@@ -123,12 +129,12 @@ class GoalPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
     owners: list[str] | msgspec.UnsetType = msgspec.UNSET
     expressed_by: str | msgspec.UnsetType = msgspec.UNSET
     lifecycle_status: GoalLifecycle | msgspec.UnsetType = msgspec.UNSET
-    achievement_status: GoalAchievement | None | msgspec.UnsetType = msgspec.UNSET
-    measure: Measure | None | msgspec.UnsetType = msgspec.UNSET
-    gas: GasLevels | None | msgspec.UnsetType = msgspec.UNSET
+    achievement_status: GoalAchievement | msgspec.UnsetType | None = msgspec.UNSET
+    measure: Measure | msgspec.UnsetType | None = msgspec.UNSET
+    gas: GasLevels | msgspec.UnsetType | None = msgspec.UNSET
     gas_weight: float | msgspec.UnsetType = msgspec.UNSET
     review_cadence_days: int | msgspec.UnsetType = msgspec.UNSET
-    next_review_date: dt.date | None | msgspec.UnsetType = msgspec.UNSET
+    next_review_date: dt.date | msgspec.UnsetType | None = msgspec.UNSET
 
 
 def apply_patch(goal: Goal, patch: GoalPatch) -> None:

@@ -72,9 +72,7 @@ class Patient(msgspec.Struct, kw_only=True):
         if messages and not self.consent.messages:
             self.consent = Consent(messages=True, given_at=now)
         elif not messages and self.consent.messages:
-            self.consent = Consent(
-                messages=False, given_at=self.consent.given_at, withdrawn_at=now
-            )
+            self.consent = Consent(messages=False, given_at=self.consent.given_at, withdrawn_at=now)
 
 
 def require_text(field: str, value: str, *, max_length: int = 2000) -> None:

@@ -66,12 +66,12 @@ class Task(msgspec.Struct, kw_only=True):
 
 class TaskPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
     title: str | msgspec.UnsetType = msgspec.UNSET
-    description: str | None | msgspec.UnsetType = msgspec.UNSET
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
     priority: TaskPriority | msgspec.UnsetType = msgspec.UNSET
-    owner_id: uuid.UUID | None | msgspec.UnsetType = msgspec.UNSET
-    due_on: dt.date | None | msgspec.UnsetType = msgspec.UNSET
+    owner_id: uuid.UUID | msgspec.UnsetType | None = msgspec.UNSET
+    due_on: dt.date | msgspec.UnsetType | None = msgspec.UNSET
     status: TaskStatus | msgspec.UnsetType = msgspec.UNSET
-    status_reason: str | None | msgspec.UnsetType = msgspec.UNSET
+    status_reason: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 def apply_patch(task: Task, patch: TaskPatch, now: dt.datetime) -> None:

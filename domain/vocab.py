@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     ADMIN = "admin"
     COORDINATOR = "coordinator"
     CLINICIAN = "clinician"
@@ -31,7 +31,7 @@ NON_CLINICAL_DISCIPLINE = "administration"
 """Discipline of coordinators and admins who do not practise a clinical discipline."""
 
 
-class PlanStatus(str, enum.Enum):
+class PlanStatus(enum.StrEnum):
     DRAFT = "draft"
     ACTIVE = "active"
     ON_HOLD = "on-hold"
@@ -40,7 +40,7 @@ class PlanStatus(str, enum.Enum):
     ENTERED_IN_ERROR = "entered-in-error"
 
 
-class GoalLifecycle(str, enum.Enum):
+class GoalLifecycle(enum.StrEnum):
     PROPOSED = "proposed"
     PLANNED = "planned"
     ACCEPTED = "accepted"
@@ -52,7 +52,7 @@ class GoalLifecycle(str, enum.Enum):
     REJECTED = "rejected"
 
 
-class GoalAchievement(str, enum.Enum):
+class GoalAchievement(enum.StrEnum):
     IN_PROGRESS = "in-progress"
     IMPROVING = "improving"
     WORSENING = "worsening"
@@ -64,7 +64,7 @@ class GoalAchievement(str, enum.Enum):
     NOT_ATTAINABLE = "not-attainable"
 
 
-class ActivityStatus(str, enum.Enum):
+class ActivityStatus(enum.StrEnum):
     NOT_STARTED = "not-started"
     SCHEDULED = "scheduled"
     IN_PROGRESS = "in-progress"
@@ -76,7 +76,7 @@ class ActivityStatus(str, enum.Enum):
     ENTERED_IN_ERROR = "entered-in-error"
 
 
-class ActivityKind(str, enum.Enum):
+class ActivityKind(enum.StrEnum):
     """What an activity is, in the terms of FHIR's CarePlanActivityKind plus the
     integrative-pain practice the team shares."""
 
@@ -90,7 +90,7 @@ class ActivityKind(str, enum.Enum):
     OTHER = "other"
 
 
-class AcceptanceStatus(str, enum.Enum):
+class AcceptanceStatus(enum.StrEnum):
     """Goal acceptance as in the FHIR goal-acceptance extension's status
     (http://hl7.org/fhir/ValueSet/goal-acceptance-status), with `pending` for 'has not
     yet said'."""
@@ -100,7 +100,7 @@ class AcceptanceStatus(str, enum.Enum):
     PENDING = "pending"
 
 
-class TaskStatus(str, enum.Enum):
+class TaskStatus(enum.StrEnum):
     REQUESTED = "requested"
     ACCEPTED = "accepted"
     IN_PROGRESS = "in-progress"
@@ -110,7 +110,7 @@ class TaskStatus(str, enum.Enum):
     REJECTED = "rejected"
 
 
-class TaskKind(str, enum.Enum):
+class TaskKind(enum.StrEnum):
     GENERAL = "general"
     REVIEW_DUE = "review-due"
     ALLIANCE_DROP = "alliance-drop"
@@ -118,20 +118,20 @@ class TaskKind(str, enum.Enum):
     TAPER_GUARDRAIL = "taper-guardrail"
 
 
-class TaskPriority(str, enum.Enum):
+class TaskPriority(enum.StrEnum):
     ROUTINE = "routine"
     URGENT = "urgent"
     ASAP = "asap"
     STAT = "stat"
 
 
-class Channel(str, enum.Enum):
+class Channel(enum.StrEnum):
     EMAIL = "email"
     SMS = "sms"
     WEBHOOK = "webhook"
 
 
-class ContactSystem(str, enum.Enum):
+class ContactSystem(enum.StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PHONE = "phone"

@@ -21,7 +21,12 @@ from service.api.care_plans import CarePlanController
 from service.api.deps import provide_actor, provide_now, provide_uow
 from service.api.health import live, ready
 from service.api.patients import PatientController
-from service.api.plan_parts import ActivityController, GoalController, ReviewController, TeamController
+from service.api.plan_parts import (
+    ActivityController,
+    GoalController,
+    ReviewController,
+    TeamController,
+)
 from service.api.problems import exception_handlers
 from service.api.staff import DisciplineController, StaffController
 from service.api.tasks import TaskController
@@ -53,27 +58,43 @@ def create_app(settings: Settings) -> Litestar:
 
     api = Router(
         path="/api/v1",
-        route_handlers=[PatientController, StaffController, DisciplineController,
-                        CarePlanController, TeamController, GoalController, ActivityController,
-                        ReviewController, TaskController, AuditController],
+        route_handlers=[
+            PatientController,
+            StaffController,
+            DisciplineController,
+            CarePlanController,
+            TeamController,
+            GoalController,
+            ActivityController,
+            ReviewController,
+            TaskController,
+            AuditController,
+        ],
     )
-    prometheus = PrometheusConfig(app_name="concord", group_path=True,
-                                  exclude=["^/metrics", "^/health"])
+    prometheus = PrometheusConfig(
+        app_name="concord", group_path=True, exclude=["^/metrics", "^/health"]
+    )
     concord_logging.configure(settings.log_level, settings.log_format)
     return Litestar(
         route_handlers=[api, fhir_router, live, ready, MetricsController],
         lifespan=[lifespan],
         # App-wide so that every boundary (the internal API, FHIR) shares one transaction
         # per request and one way of knowing who is asking.
-        dependencies={"uow": Provide(provide_uow), "actor": Provide(provide_actor),
-                      "now": Provide(provide_now, sync_to_thread=False)},
+        dependencies={
+            "uow": Provide(provide_uow),
+            "actor": Provide(provide_actor),
+            "now": Provide(provide_now, sync_to_thread=False),
+        },
         state=State({"settings": settings}),
         exception_handlers=exception_handlers,
         middleware=[request_id_middleware, prometheus.middleware],
         openapi_config=OpenAPIConfig(
-            title="Concord", version="1", path="/schema",
+            title="Concord",
+            version="1",
+            path="/schema",
             description="One shared care plan for an integrative chronic-pain care team.",
-            render_plugins=[SwaggerRenderPlugin()]),
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
         response_cache_config=ResponseCacheConfig(),
         request_max_body_size=1_048_576,
         debug=False,

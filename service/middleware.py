@@ -7,6 +7,7 @@ import time
 import uuid
 
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("concord.access")
@@ -18,7 +19,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     on every log line of the request, and write one access line without query or body."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
@@ -31,8 +32,10 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -41,9 +44,15 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             route = scope.get("path_template") or _route_of(scope)
             state = scope.get("state", {})
-            log.info("request", method=scope["method"], route=route, status=status,
-                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                     clinic_id=state.get("clinic_id"), staff_id=state.get("staff_id"))
+            log.info(
+                "request",
+                method=scope.get("method"),
+                route=route,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                clinic_id=state.get("clinic_id"),
+                staff_id=state.get("staff_id"),
+            )
             structlog.contextvars.unbind_contextvars("request_id")
 
     return middleware

@@ -58,9 +58,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
 @pytest.fixture(scope="session")
 def settings(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
     database_url, redis_url = servers
-    return Settings(database_url=database_url, redis_url=redis_url,
-                    home=tmp_path_factory.mktemp("home"), secret_key="test-secret-key",
-                    log_format="json")
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        home=tmp_path_factory.mktemp("home"),
+        secret_key="test-secret-key",
+        log_format="json",
+    )
 
 
 @pytest_asyncio.fixture(scope="session")

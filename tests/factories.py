@@ -40,12 +40,19 @@ async def make_clinic(engine: AsyncEngine, slug: str) -> ClinicWorld:
     world = ClinicWorld(id=uuid.uuid4(), slug=slug)
     async with unit_of_work(engine) as uow:
         await uow.clinics.add(world.id, slug, f"Clinic {slug}")
-        for code, display in {**STANDARD_DISCIPLINES,
-                              NON_CLINICAL_DISCIPLINE: "Administration"}.items():
+        for code, display in {
+            **STANDARD_DISCIPLINES,
+            NON_CLINICAL_DISCIPLINE: "Administration",
+        }.items():
             await uow.clinics.add_discipline(world.id, Discipline(code=code, display=display))
         for name, discipline, role in ROSTER:
-            staff = Staff(id=uuid.uuid4(), clinic_id=world.id, name=f"{name} of {slug}",
-                          discipline=discipline, role=role)
+            staff = Staff(
+                id=uuid.uuid4(),
+                clinic_id=world.id,
+                name=f"{name} of {slug}",
+                discipline=discipline,
+                role=role,
+            )
             await uow.staff.add(staff)
             world.staff[name] = staff
             _, world.tokens[name] = await issue_token(uow, world.id, staff, "test", None)
@@ -53,15 +60,23 @@ async def make_clinic(engine: AsyncEngine, slug: str) -> ClinicWorld:
 
 
 PATIENT: dict[str, Any] = {
-    "given_name": "Rosa", "family_name": "Delgado", "birth_date": "1968-04-12",
-    "time_zone": "America/Chicago", "language": "es",
+    "given_name": "Rosa",
+    "family_name": "Delgado",
+    "birth_date": "1968-04-12",
+    "time_zone": "America/Chicago",
+    "language": "es",
     "contact_points": [{"system": "email", "value": "rosa@example.org"}],
     "quiet_hours": {"start": "21:00:00", "end": "08:00:00"},
     "consent_to_messages": True,
 }
 
-GAS = {"minus_2": "cannot walk 5 minutes", "minus_1": "walks 5 minutes",
-       "zero": "walks 20 minutes", "plus_1": "walks 30 minutes", "plus_2": "walks 45 minutes"}
+GAS = {
+    "minus_2": "cannot walk 5 minutes",
+    "minus_1": "walks 5 minutes",
+    "zero": "walks 20 minutes",
+    "plus_1": "walks 30 minutes",
+    "plus_2": "walks 45 minutes",
+}
 
 
 CLINICIANS = ("physician", "physical_therapist", "psychologist", "acupuncturist")
@@ -71,32 +86,55 @@ async def create_plan(client: Any, world: ClinicWorld, *, activate: bool = True)
     """Over the API, as a coordinator: a patient, a plan, and a team of the four standard
     disciplines with the physician leading. Returns the plan as last read."""
     coordinator = world.auth("coordinator")
-    patient = (await client.post("/api/v1/patients", json=PATIENT, headers=coordinator))
+    patient = await client.post("/api/v1/patients", json=PATIENT, headers=coordinator)
     assert patient.status_code == 201, patient.text
-    plan = await client.post("/api/v1/care-plans", headers=coordinator, json={
-        "patient_id": patient.json()["id"], "title": "Chronic low back pain plan",
-        "what_matters": "Picking up my granddaughter again"})
+    plan = await client.post(
+        "/api/v1/care-plans",
+        headers=coordinator,
+        json={
+            "patient_id": patient.json()["id"],
+            "title": "Chronic low back pain plan",
+            "what_matters": "Picking up my granddaughter again",
+        },
+    )
     assert plan.status_code == 201, plan.text
     plan_id = plan.json()["id"]
     for who in CLINICIANS:
-        added = await client.post(f"/api/v1/care-plans/{plan_id}/team", headers=coordinator,
-                                  json={"staff_id": str(world.staff[who].id),
-                                        "lead": who == "physician"})
+        added = await client.post(
+            f"/api/v1/care-plans/{plan_id}/team",
+            headers=coordinator,
+            json={"staff_id": str(world.staff[who].id), "lead": who == "physician"},
+        )
         assert added.status_code == 201, added.text
     current = await client.get(f"/api/v1/care-plans/{plan_id}", headers=coordinator)
     if activate:
-        current = await client.post(f"/api/v1/care-plans/{plan_id}/status", json={"status": "active"},
-                                    headers={**coordinator, "If-Match": current.headers["etag"]})
+        current = await client.post(
+            f"/api/v1/care-plans/{plan_id}/status",
+            json={"status": "active"},
+            headers={**coordinator, "If-Match": current.headers["etag"]},
+        )
         assert current.status_code == 200, current.text
     body: dict[str, Any] = current.json()
     return body
 
 
-async def add_goal(client: Any, world: ClinicWorld, plan_id: str, who: str,
-                   description: str = "Walk to the corner shop and back") -> dict[str, Any]:
-    response = await client.post(f"/api/v1/care-plans/{plan_id}/goals", headers=world.auth(who),
-                                 json={"description": description, "owners": [who], "gas": GAS,
-                                       "lifecycle_status": "active"})
+async def add_goal(
+    client: Any,
+    world: ClinicWorld,
+    plan_id: str,
+    who: str,
+    description: str = "Walk to the corner shop and back",
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/care-plans/{plan_id}/goals",
+        headers=world.auth(who),
+        json={
+            "description": description,
+            "owners": [who],
+            "gas": GAS,
+            "lifecycle_status": "active",
+        },
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -26,18 +26,38 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         "implementation": {"description": "Concord shared care plan", "url": base_url},
         "fhirVersion": FHIR_VERSION,
         "format": ["json"],
-        "rest": [{
-            "mode": "server",
-            "security": {"service": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                "code": "SMART-on-FHIR"}]}],
-                "description": "Bearer tokens issued to clinic staff"},
-            "resource": [
-                {"type": name, "interaction": [{"code": code} for code in codes],
-                 "versioning": "versioned", "readHistory": False}
-                for name, codes in IMPLEMENTED.items()
-            ],
-        }],
-        "extension": [{"url": "https://concord.invalid/fhir/StructureDefinition/defines-extension",
-                       "valueUri": url} for url in ext.ALL],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                    "code": "SMART-on-FHIR",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": "Bearer tokens issued to clinic staff",
+                },
+                "resource": [
+                    {
+                        "type": name,
+                        "interaction": [{"code": code} for code in codes],
+                        "versioning": "versioned",
+                        "readHistory": False,
+                    }
+                    for name, codes in IMPLEMENTED.items()
+                ],
+            }
+        ],
+        "extension": [
+            {
+                "url": "https://concord.invalid/fhir/StructureDefinition/defines-extension",
+                "valueUri": url,
+            }
+            for url in ext.ALL
+        ],
     }

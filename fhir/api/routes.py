@@ -20,13 +20,17 @@ from service.usecases import care_plans
 FHIR_JSON = "application/fhir+json"
 
 
-def _outcome(status: int, code: str, diagnostics: str,
-             expression: str | None = None) -> Response[dict[str, Any]]:
+def _outcome(
+    status: int, code: str, diagnostics: str, expression: str | None = None
+) -> Response[dict[str, Any]]:
     issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": diagnostics}
     if expression:
         issue["expression"] = [expression]
-    return Response({"resourceType": "OperationOutcome", "issue": [issue]},
-                    status_code=status, media_type=FHIR_JSON)
+    return Response(
+        {"resourceType": "OperationOutcome", "issue": [issue]},
+        status_code=status,
+        media_type=FHIR_JSON,
+    )
 
 
 def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
@@ -58,20 +62,22 @@ def metadata(state: State) -> dict[str, Any]:
 def validated(resource: dict[str, Any]) -> dict[str, Any]:
     """Check a resource we wrote ourselves against fhir.resources' R4B models (once, at
     first use: validation costs a millisecond we do not pay on every read)."""
-    from fhir.resources.R4B import get_fhir_model_class  # noqa: PLC0415
+    from fhir.resources.R4B import get_fhir_model_class
 
     get_fhir_model_class(resource["resourceType"]).model_validate(resource)
     return resource
 
 
 def _resource(body: dict[str, Any]) -> Response[dict[str, Any]]:
-    return Response(body, media_type=FHIR_JSON,
-                    headers={"ETag": f'W/"{body["meta"]["versionId"]}"'})
+    return Response(
+        body, media_type=FHIR_JSON, headers={"ETag": f'W/"{body["meta"]["versionId"]}"'}
+    )
 
 
 @get("/CarePlan/{plan_id:uuid}", media_type=FHIR_JSON)
-async def read_care_plan(plan_id: uuid.UUID, uow: UnitOfWork,
-                         actor: Actor) -> Response[dict[str, Any]]:
+async def read_care_plan(
+    plan_id: uuid.UUID, uow: UnitOfWork, actor: Actor
+) -> Response[dict[str, Any]]:
     plan = await care_plans.get(uow, actor, plan_id)
     return _resource(mapping.care_plan(plan))
 

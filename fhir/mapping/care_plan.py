@@ -36,8 +36,7 @@ def care_plan(plan: CarePlan) -> dict[str, Any]:
         # so that CDC opioid decision-support rules can find it.
         "category": [
             {"coding": [{"system": CAREPLAN_CATEGORY, "code": "assess-plan"}]},
-            {"coding": [{"system": LOINC, "code": "80764-4",
-                         "display": "Pain management plan"}]},
+            {"coding": [{"system": LOINC, "code": "80764-4", "display": "Pain management plan"}]},
         ],
         "title": plan.title,
         "subject": {"reference": f"Patient/{plan.patient_id}"},
@@ -48,8 +47,11 @@ def care_plan(plan: CarePlan) -> dict[str, Any]:
     extensions += [{"url": ext.HEALTH_CONCERN, "valueString": c} for c in plan.health_concerns]
     if extensions:
         resource["extension"] = extensions
-    period = {k: v.isoformat() for k, v in (("start", plan.period_start),
-                                            ("end", plan.period_end)) if v is not None}
+    period = {
+        k: v.isoformat()
+        for k, v in (("start", plan.period_start), ("end", plan.period_end))
+        if v is not None
+    }
     if period:
         resource["period"] = period
     if plan.created_at is not None:
@@ -73,9 +75,13 @@ def _activity(activity: Activity) -> dict[str, Any]:
     if activity.goal_ids:
         detail["goal"] = [{"reference": f"Goal/{g}"} for g in activity.goal_ids]
     if activity.frequency is not None:
-        detail["scheduledTiming"] = {"repeat": {
-            "frequency": activity.frequency.count, "period": activity.frequency.period,
-            "periodUnit": activity.frequency.unit}}
+        detail["scheduledTiming"] = {
+            "repeat": {
+                "frequency": activity.frequency.count,
+                "period": activity.frequency.period,
+                "periodUnit": activity.frequency.unit,
+            }
+        }
     return detail
 
 
@@ -89,38 +95,66 @@ def goal(item: Goal, plan: CarePlan) -> dict[str, Any]:
         "subject": {"reference": f"Patient/{plan.patient_id}"},
     }
     if item.achievement_status is not None:
-        resource["achievementStatus"] = {"coding": [{
-            "system": GOAL_ACHIEVEMENT, "code": item.achievement_status.value}]}
+        resource["achievementStatus"] = {
+            "coding": [{"system": GOAL_ACHIEVEMENT, "code": item.achievement_status.value}]
+        }
     if item.expressed_by == PATIENT_PARTICIPANT:
         resource["expressedBy"] = {"reference": f"Patient/{plan.patient_id}"}
     if item.next_review_date is not None:
         resource["statusDate"] = item.next_review_date.isoformat()
     if item.measure is not None:
-        resource["target"] = [{"measure": {"text": item.measure.description},
-                               "detailString": item.measure.target}]
+        resource["target"] = [
+            {"measure": {"text": item.measure.description}, "detailString": item.measure.target}
+        ]
     resource["extension"] = _goal_extensions(item, plan)
     return resource
 
 
 def _goal_extensions(item: Goal, plan: CarePlan) -> list[dict[str, Any]]:
     extensions: list[dict[str, Any]] = [
-        {"url": ext.OWNING_DISCIPLINE, "valueCode": owner} for owner in item.owners]
-    extensions.append({"url": ext.REVIEW_CADENCE,
-                       "valueDuration": {"value": item.review_cadence_days, "unit": "d",
-                                         "system": "http://unitsofmeasure.org", "code": "d"}})
+        {"url": ext.OWNING_DISCIPLINE, "valueCode": owner} for owner in item.owners
+    ]
+    extensions.append(
+        {
+            "url": ext.REVIEW_CADENCE,
+            "valueDuration": {
+                "value": item.review_cadence_days,
+                "unit": "d",
+                "system": "http://unitsofmeasure.org",
+                "code": "d",
+            },
+        }
+    )
     if item.gas is not None:
-        levels = [("-2", item.gas.much_less), ("-1", item.gas.less), ("0", item.gas.expected),
-                  ("+1", item.gas.more), ("+2", item.gas.much_more)]
-        extensions.append({"url": ext.GAS_LEVELS, "extension": [
-            {"url": level, "valueString": text} for level, text in levels]})
+        levels = [
+            ("-2", item.gas.much_less),
+            ("-1", item.gas.less),
+            ("0", item.gas.expected),
+            ("+1", item.gas.more),
+            ("+2", item.gas.much_more),
+        ]
+        extensions.append(
+            {
+                "url": ext.GAS_LEVELS,
+                "extension": [{"url": level, "valueString": text} for level, text in levels],
+            }
+        )
         extensions.append({"url": ext.GAS_WEIGHT, "valueDecimal": item.gas_weight})
     for acceptance in item.acceptance_of(plan.participants):
         if acceptance.status is AcceptanceStatus.PENDING:
             continue
-        individual = ({"reference": f"Patient/{plan.patient_id}"}
-                      if acceptance.participant == PATIENT_PARTICIPANT
-                      else {"display": acceptance.participant})
-        extensions.append({"url": ext.GOAL_ACCEPTANCE, "extension": [
-            {"url": "individual", "valueReference": individual},
-            {"url": "status", "valueCode": acceptance.status.value}]})
+        individual = (
+            {"reference": f"Patient/{plan.patient_id}"}
+            if acceptance.participant == PATIENT_PARTICIPANT
+            else {"display": acceptance.participant}
+        )
+        extensions.append(
+            {
+                "url": ext.GOAL_ACCEPTANCE,
+                "extension": [
+                    {"url": "individual", "valueReference": individual},
+                    {"url": "status", "valueCode": acceptance.status.value},
+                ],
+            }
+        )
     return extensions

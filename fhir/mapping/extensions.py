@@ -14,5 +14,12 @@ OWNING_DISCIPLINE = f"{EXTENSION_BASE}/owning-discipline"
 # The HL7 core extension for who accepts a goal (used by the MCC eCare Plan IG).
 GOAL_ACCEPTANCE = "http://hl7.org/fhir/StructureDefinition/goal-acceptance"
 
-ALL = (WHAT_MATTERS, HEALTH_CONCERN, GAS_LEVELS, GAS_WEIGHT, REVIEW_CADENCE, NEXT_REVIEW,
-       OWNING_DISCIPLINE)
+ALL = (
+    WHAT_MATTERS,
+    HEALTH_CONCERN,
+    GAS_LEVELS,
+    GAS_WEIGHT,
+    REVIEW_CADENCE,
+    NEXT_REVIEW,
+    OWNING_DISCIPLINE,
+)

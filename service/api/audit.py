@@ -16,12 +16,23 @@ class AuditController(Controller):
     tags = ["audit"]
 
     @get("/")
-    async def list(self, uow: UnitOfWork, actor: Actor, patient_id: uuid.UUID | None = None,
-                   limit: int | None = None, cursor: str | None = None) -> Page[AuditEvent]:
+    async def find(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        patient_id: uuid.UUID | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[AuditEvent]:
         """Who read or changed what, oldest first. Admins only. Reading the trail is
         itself recorded."""
         actor.require_admin()
-        page = await queries.audit_events(uow.conn, actor.clinic_id, limit=page_limit(limit, 500),
-                                          cursor=cursor, patient_id=patient_id)
+        page = await queries.audit_events(
+            uow.conn,
+            actor.clinic_id,
+            limit=page_limit(limit, 500),
+            cursor=cursor,
+            patient_id=patient_id,
+        )
         uow.audit(actor, "read", "AuditEvent", None, patient_id)
         return page

@@ -26,12 +26,15 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _encoder = msgspec.json.Encoder()
 
 
-async def provide_uow(state: State, request: Request[Any, Any, Any]
-                      ) -> AsyncGenerator[UnitOfWork, None]:
+async def provide_uow(
+    state: State, request: Request[Any, Any, Any]
+) -> AsyncGenerator[UnitOfWork, None]:
     """Begin the request's transaction; commit once the handler has returned (the audit
     trail goes with it), roll back if anything raised."""
-    context = RequestContext(request_id=request.scope["state"].get("request_id"),
-                             client_address=request.client.host if request.client else None)
+    context = RequestContext(
+        request_id=request.scope["state"].get("request_id"),
+        client_address=request.client.host if request.client else None,
+    )
     async with state.engine.begin() as conn:
         uow = UnitOfWork(conn, context)
         yield uow
@@ -47,8 +50,12 @@ async def provide_actor(request: Request[Any, Any, Any], uow: UnitOfWork) -> Act
         raise NotAuthorizedException()
     request.scope["state"]["clinic_id"] = str(found.clinic_id)
     request.scope["state"]["staff_id"] = str(found.staff_id)
-    return Actor(clinic_id=found.clinic_id, staff_id=found.staff_id, role=Role(found.role),
-                 discipline=found.discipline)
+    return Actor(
+        clinic_id=found.clinic_id,
+        staff_id=found.staff_id,
+        role=Role(found.role),
+        discipline=found.discipline,
+    )
 
 
 def provide_now() -> dt.datetime:
@@ -68,17 +75,24 @@ def expected_version(request: Request[Any, Any, Any]) -> int:
     value = raw.strip()
     value = value.removeprefix("W/").strip('"')
     if not value.isdigit():
-        raise PreconditionFailed("If-Match must be an ETag this server returned, e.g. W/\"3\"")
+        raise PreconditionFailed('If-Match must be an ETag this server returned, e.g. W/"3"')
     return int(value)
 
 
-def with_etag(body: T, version: int, status_code: int = 200,
-              headers: dict[str, str] | None = None) -> Response[T]:
-    return Response(body, status_code=status_code, headers={"ETag": etag(version), **(headers or {})})
+def with_etag(
+    body: T, version: int, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response[T]:
+    return Response(
+        body, status_code=status_code, headers={"ETag": etag(version), **(headers or {})}
+    )
 
 
-async def idempotent(request: Request[Any, Any, Any], uow: UnitOfWork, actor: Actor,
-                     create: Callable[[], Awaitable[Response[Any]]]) -> Response[Any]:
+async def idempotent(
+    request: Request[Any, Any, Any],
+    uow: UnitOfWork,
+    actor: Actor,
+    create: Callable[[], Awaitable[Response[Any]]],
+) -> Response[Any]:
     """Run `create` once per Idempotency-Key; a repeat returns the first response."""
     key = request.headers.get("idempotency-key")
     if key is None:
@@ -86,20 +100,27 @@ async def idempotent(request: Request[Any, Any, Any], uow: UnitOfWork, actor: Ac
     if not _IDEMPOTENCY_KEY.match(key):
         raise Invalid("Idempotency-Key", "1 to 255 printable ASCII characters")
     body = await request.body()
-    digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode()
-                            + b"\n" + body).digest()
+    digest = hashlib.sha256(
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
+    ).digest()
     stored = await uow.idempotency.claim(actor.clinic_id, actor.staff_id, key, digest)
     if stored is not None:
         if stored.request_hash != digest:
             raise IdempotencyMismatch(
-                "this Idempotency-Key was used for a different request; use a new key")
-        return Response(stored.body, status_code=stored.status_code, media_type="application/json",
-                        headers={**stored.headers, "Idempotent-Replayed": "true"})
+                "this Idempotency-Key was used for a different request; use a new key"
+            )
+        return Response(
+            stored.body,
+            status_code=stored.status_code,
+            media_type="application/json",
+            headers={**stored.headers, "Idempotent-Replayed": "true"},
+        )
     response = await create()
     encoded = _encoder.encode(response.content)
     headers = {k: v for k, v in response.headers.items() if k.lower() in ("etag", "location")}
-    await uow.idempotency.complete(actor.clinic_id, actor.staff_id, key, response.status_code,
-                                   encoded, headers)
+    await uow.idempotency.complete(
+        actor.clinic_id, actor.staff_id, key, response.status_code or 200, encoded, headers
+    )
     return response
 
 

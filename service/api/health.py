@@ -19,14 +19,15 @@ async def ready(state: State) -> Response[dict[str, Any]]:
     """PostgreSQL and Redis both answer within two seconds."""
     checks = {"postgres": await _check(_postgres(state)), "redis": await _check(_redis(state))}
     ok = all(v == "ok" for v in checks.values())
-    return Response({"status": "ok" if ok else "unavailable", "checks": checks},
-                    status_code=200 if ok else 503)
+    return Response(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )
 
 
 async def _check(probe: Any) -> str:
     try:
         await asyncio.wait_for(probe, timeout=2.0)
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+    except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"
 

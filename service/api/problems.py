@@ -50,20 +50,39 @@ class IdempotencyMismatch(Exception):
     """An Idempotency-Key was reused with a different request."""
 
 
-_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-           405: "Method not allowed", 409: "Conflict", 412: "Precondition failed",
-           413: "Payload too large", 415: "Unsupported media type", 422: "Unprocessable content",
-           428: "Precondition required", 500: "Internal server error",
-           503: "Service unavailable"}
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    428: "Precondition required",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
 
 
-def problem(request: Request[Any, Any, Any], status: int, detail: str | None = None,
-            errors: list[FieldError] | None = None,
-            headers: dict[str, str] | None = None) -> Response[Problem]:
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
     slug = _TITLES.get(status, "Error").lower().replace(" ", "-")
-    body = Problem(type=f"https://concord.invalid/problems/{slug}",
-                   title=_TITLES.get(status, "Error"), status=status, detail=detail,
-                   errors=errors, request_id=request.scope.get("state", {}).get("request_id"))
+    body = Problem(
+        type=f"https://concord.invalid/problems/{slug}",
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        errors=errors,
+        request_id=request.scope.get("state", {}).get("request_id"),
+    )
     return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -74,8 +93,12 @@ def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Probl
     if isinstance(exc, Forbidden):
         return problem(request, 403, exc.detail)
     if isinstance(exc, StaleVersion):
-        return problem(request, 412, exc.detail,
-                       [FieldError("If-Match", "stale version; read the resource again")])
+        return problem(
+            request,
+            412,
+            exc.detail,
+            [FieldError("If-Match", "stale version; read the resource again")],
+        )
     if isinstance(exc, IllegalTransition):
         return problem(request, 409, exc.detail, errors)
     if isinstance(exc, Invalid):
@@ -94,13 +117,18 @@ def _field_of(item: dict[str, Any]) -> str:
 
 
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
-    errors = [FieldError(_field_of(item), str(item.get("message", "invalid")))
-              for item in exc.extra or [] if isinstance(item, dict)]
+    errors = [
+        FieldError(_field_of(item), str(item.get("message", "invalid")))
+        for item in exc.extra or []
+        if isinstance(item, dict)
+    ]
     if not errors:
         errors.append(FieldError("body", "the request body is not valid JSON for this resource"))
     detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
-    in_body = any(isinstance(i, dict) and str(i.get("source", "body")).endswith("body")
-                  for i in exc.extra or [])
+    in_body = any(
+        isinstance(i, dict) and str(i.get("source", "body")).endswith("body")
+        for i in exc.extra or []
+    )
     return problem(request, 422 if in_body else 400, detail, errors)
 
 
@@ -117,8 +145,12 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Probl
         return _validation(request, exc)
     status = exc.status_code if 400 <= exc.status_code < 600 else 500
     if status == 400 and "JSON" in str(exc.detail).upper():
-        return problem(request, 400, "the request body is not valid JSON",
-                       [FieldError("body", "malformed JSON")])
+        return problem(
+            request,
+            400,
+            "the request body is not valid JSON",
+            [FieldError("body", "malformed JSON")],
+        )
     detail = exc.detail if status < 500 else None
     return problem(request, status, detail, headers=headers)
 
@@ -127,8 +159,9 @@ def _precondition(request: Request[Any, Any, Any], exc: PreconditionRequired) ->
     return problem(request, 428, str(exc), [FieldError("If-Match", str(exc))])
 
 
-def _precondition_failed(request: Request[Any, Any, Any],
-                         exc: PreconditionFailed) -> Response[Problem]:
+def _precondition_failed(
+    request: Request[Any, Any, Any], exc: PreconditionFailed
+) -> Response[Problem]:
     return problem(request, 412, str(exc), [FieldError("If-Match", str(exc))])
 
 
@@ -145,14 +178,17 @@ def _integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Response
 
 def _database(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Problem]:
     log.error("database_error", error=type(exc.orig).__name__ if exc.orig else type(exc).__name__)
-    return problem(request, 503, "the database is unavailable; retry shortly",
-                   headers={"Retry-After": "5"})
+    return problem(
+        request, 503, "the database is unavailable; retry shortly", headers={"Retry-After": "5"}
+    )
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     # Exception messages can quote data; the type and the frames are enough to find it.
-    frames = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}"
-              for f in traceback.extract_tb(exc.__traceback__)[-8:]]
+    frames = [
+        f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}"
+        for f in traceback.extract_tb(exc.__traceback__)[-8:]
+    ]
     log.error("unhandled_error", error=type(exc).__name__, frames=frames)
     return problem(request, 500, "an unexpected error occurred; it has been logged")
 

@@ -38,6 +38,7 @@ class Input(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 # -- patients -------------------------------------------------------------------------
 
+
 class PatientCreate(Input):
     given_name: str
     family_name: str
@@ -75,6 +76,7 @@ class PatientRead(msgspec.Struct, kw_only=True):
 
 
 # -- staff, disciplines, tokens ----------------------------------------------------------
+
 
 class StaffCreate(Input):
     name: str
@@ -123,6 +125,7 @@ class TokenIssued(TokenRead, kw_only=True):
 
 
 # -- care plans -------------------------------------------------------------------------
+
 
 class CarePlanCreate(Input):
     patient_id: uuid.UUID
@@ -208,15 +211,25 @@ class GoalRead(msgspec.Struct, kw_only=True):
     def of(cls, goal: Goal, plan: CarePlan) -> GoalRead:
         acceptance = goal.acceptance_of(plan.participants)
         return cls(
-            id=goal.id, care_plan_id=goal.care_plan_id, description=goal.description,
-            owners=goal.owners, expressed_by=goal.expressed_by,
-            lifecycle_status=goal.lifecycle_status, achievement_status=goal.achievement_status,
-            measure=goal.measure, gas=goal.gas, gas_weight=goal.gas_weight,
-            review_cadence_days=goal.review_cadence_days, next_review_date=goal.next_review_date,
+            id=goal.id,
+            care_plan_id=goal.care_plan_id,
+            description=goal.description,
+            owners=goal.owners,
+            expressed_by=goal.expressed_by,
+            lifecycle_status=goal.lifecycle_status,
+            achievement_status=goal.achievement_status,
+            measure=goal.measure,
+            gas=goal.gas,
+            gas_weight=goal.gas_weight,
+            review_cadence_days=goal.review_cadence_days,
+            next_review_date=goal.next_review_date,
             acceptance=acceptance,
             aligned=all(a.status is AcceptanceStatus.AGREE for a in acceptance),
-            created_by=goal.created_by, created_at=goal.created_at, version=goal.version,
-            etag=f'W/"{goal.version}"')
+            created_by=goal.created_by,
+            created_at=goal.created_at,
+            version=goal.version,
+            etag=f'W/"{goal.version}"',
+        )
 
 
 class ActivityCreate(Input):
@@ -310,21 +323,36 @@ class CarePlanRead(msgspec.Struct, kw_only=True):
     @classmethod
     def of(cls, plan: CarePlan) -> CarePlanRead:
         return cls(
-            id=plan.id, patient_id=plan.patient_id, title=plan.title, status=plan.status,
-            period_start=plan.period_start, period_end=plan.period_end,
-            what_matters=plan.what_matters, health_concerns=plan.health_concerns,
-            notes=plan.notes, team=[member_read(m) for m in plan.team],
+            id=plan.id,
+            patient_id=plan.patient_id,
+            title=plan.title,
+            status=plan.status,
+            period_start=plan.period_start,
+            period_end=plan.period_end,
+            what_matters=plan.what_matters,
+            health_concerns=plan.health_concerns,
+            notes=plan.notes,
+            team=[member_read(m) for m in plan.team],
             goals=[GoalRead.of(g, plan) for g in plan.goals],
             activities=[activity_read(a) for a in plan.activities],
             latest_reviews=[ReviewRead.of(r) for r in plan.reviews],
-            created_by=plan.created_by, created_at=plan.created_at, updated_at=plan.updated_at,
-            version=plan.version)
+            created_by=plan.created_by,
+            created_at=plan.created_at,
+            updated_at=plan.updated_at,
+            version=plan.version,
+        )
 
 
 def member_read(member: TeamMember) -> TeamMemberRead:
-    return TeamMemberRead(id=member.id, staff_id=member.staff_id, name=member.name,
-                          discipline=member.discipline, lead=member.lead,
-                          version=member.version, etag=f'W/"{member.version}"')
+    return TeamMemberRead(
+        id=member.id,
+        staff_id=member.staff_id,
+        name=member.name,
+        discipline=member.discipline,
+        lead=member.lead,
+        version=member.version,
+        etag=f'W/"{member.version}"',
+    )
 
 
 def activity_read(activity: msgspec.Struct) -> ActivityRead:
@@ -333,6 +361,7 @@ def activity_read(activity: msgspec.Struct) -> ActivityRead:
 
 
 # -- tasks ------------------------------------------------------------------------------
+
 
 class TaskCreate(Input):
     title: str

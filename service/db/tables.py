@@ -26,8 +26,12 @@ def _clinic() -> sa.Column[object]:
 
 
 def _ts(name: str, nullable: bool = False) -> sa.Column[object]:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable,
-                     server_default=None if nullable else sa.func.clock_timestamp())
+    return sa.Column(
+        name,
+        sa.DateTime(timezone=True),
+        nullable=nullable,
+        server_default=None if nullable else sa.func.clock_timestamp(),
+    )
 
 
 def _version() -> sa.Column[object]:
@@ -35,7 +39,8 @@ def _version() -> sa.Column[object]:
 
 
 clinics = sa.Table(
-    "clinics", metadata,
+    "clinics",
+    metadata,
     _id(),
     sa.Column("slug", sa.String(63), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
@@ -43,7 +48,8 @@ clinics = sa.Table(
 )
 
 disciplines = sa.Table(
-    "disciplines", metadata,
+    "disciplines",
+    metadata,
     _clinic(),
     sa.Column("code", sa.String(40), nullable=False),
     sa.Column("display", sa.String(100), nullable=False),
@@ -51,23 +57,30 @@ disciplines = sa.Table(
 )
 
 staff = sa.Table(
-    "staff", metadata,
-    _id(), _clinic(),
+    "staff",
+    metadata,
+    _id(),
+    _clinic(),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("email", sa.String(320)),
     sa.Column("discipline", sa.String(40), nullable=False),
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
-    _version(), _ts("created_at"),
-    sa.ForeignKeyConstraint(["clinic_id", "discipline"],
-                            ["disciplines.clinic_id", "disciplines.code"],
-                            name="fk_staff_discipline"),
+    _version(),
+    _ts("created_at"),
+    sa.ForeignKeyConstraint(
+        ["clinic_id", "discipline"],
+        ["disciplines.clinic_id", "disciplines.code"],
+        name="fk_staff_discipline",
+    ),
     sa.Index("ix_staff_clinic_role", "clinic_id", "role"),
 )
 
 api_tokens = sa.Table(
-    "api_tokens", metadata,
-    _id(), _clinic(),
+    "api_tokens",
+    metadata,
+    _id(),
+    _clinic(),
     sa.Column("staff_id", UUID(as_uuid=True), sa.ForeignKey("staff.id"), nullable=False),
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
@@ -79,8 +92,10 @@ api_tokens = sa.Table(
 )
 
 patients = sa.Table(
-    "patients", metadata,
-    _id(), _clinic(),
+    "patients",
+    metadata,
+    _id(),
+    _clinic(),
     sa.Column("given_name", sa.String(200), nullable=False),
     sa.Column("family_name", sa.String(200), nullable=False),
     sa.Column("birth_date", sa.Date, nullable=False),
@@ -91,13 +106,17 @@ patients = sa.Table(
     sa.Column("identifiers", JSONB, nullable=False, server_default="[]"),
     sa.Column("quiet_hours", JSONB),
     sa.Column("consent", JSONB, nullable=False, server_default="{}"),
-    _version(), _ts("created_at"), _ts("updated_at"),
+    _version(),
+    _ts("created_at"),
+    _ts("updated_at"),
     sa.Index("ix_patients_clinic_created", "clinic_id", "created_at", "id"),
 )
 
 care_plans = sa.Table(
-    "care_plans", metadata,
-    _id(), _clinic(),
+    "care_plans",
+    metadata,
+    _id(),
+    _clinic(),
     sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id"), nullable=False),
     sa.Column("title", sa.String(300), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
@@ -107,29 +126,40 @@ care_plans = sa.Table(
     sa.Column("health_concerns", JSONB, nullable=False, server_default="[]"),
     sa.Column("notes", JSONB, nullable=False, server_default="[]"),
     sa.Column("created_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
-    _version(), _ts("created_at"), _ts("updated_at"),
+    _version(),
+    _ts("created_at"),
+    _ts("updated_at"),
     sa.Index("ix_care_plans_clinic_created", "clinic_id", "created_at", "id"),
     sa.Index("ix_care_plans_patient", "patient_id"),
 )
 
 care_team_members = sa.Table(
-    "care_team_members", metadata,
-    _id(), _clinic(),
+    "care_team_members",
+    metadata,
+    _id(),
+    _clinic(),
     sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
     sa.Column("staff_id", UUID(as_uuid=True), sa.ForeignKey("staff.id"), nullable=False),
     sa.Column("discipline", sa.String(40), nullable=False),
     sa.Column("lead", sa.Boolean, nullable=False, server_default=sa.false()),
-    _version(), _ts("added_at"),
+    _version(),
+    _ts("added_at"),
     sa.UniqueConstraint("care_plan_id", "staff_id", name="uq_care_team_members_plan_staff"),
     sa.Index("ix_care_team_members_staff", "staff_id", "care_plan_id"),
     # The database, not only the code, holds the plan to one lead.
-    sa.Index("uq_care_team_members_one_lead", "care_plan_id", unique=True,
-             postgresql_where=sa.text("lead")),
+    sa.Index(
+        "uq_care_team_members_one_lead",
+        "care_plan_id",
+        unique=True,
+        postgresql_where=sa.text("lead"),
+    ),
 )
 
 goals = sa.Table(
-    "goals", metadata,
-    _id(), _clinic(),
+    "goals",
+    metadata,
+    _id(),
+    _clinic(),
     sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("owners", JSONB, nullable=False),
@@ -143,16 +173,23 @@ goals = sa.Table(
     sa.Column("next_review_date", sa.Date),
     sa.Column("acceptances", JSONB, nullable=False, server_default="[]"),
     sa.Column("created_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
-    _version(), _ts("created_at"),
+    _version(),
+    _ts("created_at"),
     sa.Index("ix_goals_plan", "care_plan_id", "created_at"),
-    sa.Index("ix_goals_review_due", "next_review_date",
-             postgresql_where=sa.text(
-                 "lifecycle_status IN ('proposed','planned','accepted','active','on-hold')")),
+    sa.Index(
+        "ix_goals_review_due",
+        "next_review_date",
+        postgresql_where=sa.text(
+            "lifecycle_status IN ('proposed','planned','accepted','active','on-hold')"
+        ),
+    ),
 )
 
 activities = sa.Table(
-    "activities", metadata,
-    _id(), _clinic(),
+    "activities",
+    metadata,
+    _id(),
+    _clinic(),
     sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
     sa.Column("discipline", sa.String(40), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
@@ -161,13 +198,16 @@ activities = sa.Table(
     sa.Column("frequency", JSONB),
     sa.Column("goal_ids", JSONB, nullable=False, server_default="[]"),
     sa.Column("created_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
-    _version(), _ts("created_at"),
+    _version(),
+    _ts("created_at"),
     sa.Index("ix_activities_plan", "care_plan_id", "created_at"),
 )
 
 goal_reviews = sa.Table(
-    "goal_reviews", metadata,
-    _id(), _clinic(),
+    "goal_reviews",
+    metadata,
+    _id(),
+    _clinic(),
     sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
     sa.Column("reviewed_on", sa.Date, nullable=False),
     sa.Column("entries", JSONB, nullable=False),
@@ -182,8 +222,10 @@ goal_reviews = sa.Table(
 )
 
 tasks = sa.Table(
-    "tasks", metadata,
-    _id(), _clinic(),
+    "tasks",
+    metadata,
+    _id(),
+    _clinic(),
     sa.Column("title", sa.String(300), nullable=False),
     sa.Column("kind", sa.String(30), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
@@ -198,17 +240,24 @@ tasks = sa.Table(
     sa.Column("status_reason", sa.Text),
     # Worker-opened tasks carry what they are about, so a second run opens nothing new.
     sa.Column("dedupe_key", sa.String(200), unique=True),
-    _version(), _ts("created_at"), _ts("updated_at"),
+    _version(),
+    _ts("created_at"),
+    _ts("updated_at"),
     sa.Index("ix_tasks_clinic_created", "clinic_id", "created_at", "id"),
     sa.Index("ix_tasks_owner_status", "owner_id", "status"),
 )
 
 audit_events = sa.Table(
-    "audit_events", metadata,
+    "audit_events",
+    metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("clinic_id", UUID(as_uuid=True), nullable=False),
-    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False,
-              server_default=sa.func.clock_timestamp()),
+    sa.Column(
+        "occurred_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.clock_timestamp(),
+    ),
     sa.Column("actor_type", sa.String(20), nullable=False),
     sa.Column("actor_id", UUID(as_uuid=True)),
     sa.Column("action", sa.String(20), nullable=False),
@@ -222,7 +271,8 @@ audit_events = sa.Table(
 )
 
 idempotency_keys = sa.Table(
-    "idempotency_keys", metadata,
+    "idempotency_keys",
+    metadata,
     sa.Column("clinic_id", UUID(as_uuid=True), nullable=False),
     sa.Column("staff_id", UUID(as_uuid=True), nullable=False),
     sa.Column("key", sa.String(255), nullable=False),

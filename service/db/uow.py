@@ -41,18 +41,32 @@ class UnitOfWork:
         self._audit = AuditRepository(conn)
         self._pending_audit: list[AuditEntry] = []
 
-    def audit(self, actor: Actor | None, action: str, resource_type: str,
-              resource_id: uuid.UUID | None, patient_id: uuid.UUID | None,
-              clinic_id: uuid.UUID | None = None) -> None:
+    def audit(
+        self,
+        actor: Actor | None,
+        action: str,
+        resource_type: str,
+        resource_id: uuid.UUID | None,
+        patient_id: uuid.UUID | None,
+        clinic_id: uuid.UUID | None = None,
+    ) -> None:
         """Note an access to patient data; written with the transaction's other writes."""
         clinic = clinic_id or (actor.clinic_id if actor else None)
         if clinic is None:
             raise ValueError("an audit entry needs a clinic")
-        self._pending_audit.append(AuditEntry(
-            clinic_id=clinic, actor_type="staff" if actor else "system",
-            actor_id=actor.staff_id if actor else None, action=action,
-            resource_type=resource_type, resource_id=resource_id, patient_id=patient_id,
-            client_address=self.context.client_address, request_id=self.context.request_id))
+        self._pending_audit.append(
+            AuditEntry(
+                clinic_id=clinic,
+                actor_type="staff" if actor else "system",
+                actor_id=actor.staff_id if actor else None,
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                patient_id=patient_id,
+                client_address=self.context.client_address,
+                request_id=self.context.request_id,
+            )
+        )
 
     async def flush(self) -> None:
         entries, self._pending_audit = self._pending_audit, []
@@ -60,8 +74,9 @@ class UnitOfWork:
 
 
 @asynccontextmanager
-async def unit_of_work(engine: AsyncEngine,
-                       context: RequestContext | None = None) -> AsyncIterator[UnitOfWork]:
+async def unit_of_work(
+    engine: AsyncEngine, context: RequestContext | None = None
+) -> AsyncIterator[UnitOfWork]:
     """Begin, yield, then write the audit trail and commit; roll back on any error."""
     async with engine.begin() as conn:
         uow = UnitOfWork(conn, context)

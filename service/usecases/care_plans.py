@@ -16,8 +16,9 @@ from domain.vocab import PlanStatus
 from service.db.uow import UnitOfWork
 
 
-async def _load(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, *,
-                lock: bool = True) -> CarePlan:
+async def _load(
+    uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, *, lock: bool = True
+) -> CarePlan:
     plan = await uow.care_plans.get(actor.clinic_id, plan_id, for_update=lock)
     plan.require_visible(actor)
     return plan
@@ -41,8 +42,14 @@ async def get(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID) -> CarePlan:
     return plan
 
 
-async def update(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, patch: PlanPatch,
-                 expected: int, now: dt.datetime) -> CarePlan:
+async def update(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: uuid.UUID,
+    patch: PlanPatch,
+    expected: int,
+    now: dt.datetime,
+) -> CarePlan:
     plan = await _load(uow, actor, plan_id)
     plan.update(actor, patch, expected, now)
     await uow.care_plans.save(plan)
@@ -50,8 +57,14 @@ async def update(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, patch: PlanP
     return plan
 
 
-async def transition(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, status: PlanStatus,
-                     expected: int, now: dt.datetime) -> CarePlan:
+async def transition(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: uuid.UUID,
+    status: PlanStatus,
+    expected: int,
+    now: dt.datetime,
+) -> CarePlan:
     plan = await _load(uow, actor, plan_id)
     plan.transition(actor, status, expected, now)
     await uow.care_plans.save(plan)
@@ -59,18 +72,24 @@ async def transition(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, status: 
     return plan
 
 
-async def add_note(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, text: str,
-                   now: dt.datetime) -> CarePlan:
+async def add_note(
+    uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, text: str, now: dt.datetime
+) -> CarePlan:
     plan = await _load(uow, actor, plan_id)
-    plan.add_note(actor, Note(id=uuid.uuid4(), text=text, author_id=actor.staff_id,
-                              written_at=now))
+    plan.add_note(actor, Note(id=uuid.uuid4(), text=text, author_id=actor.staff_id, written_at=now))
     await uow.care_plans.save(plan)
     uow.audit(actor, "update", "CarePlan", plan.id, plan.patient_id)
     return plan
 
 
-async def add_member(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, staff_id: uuid.UUID,
-                     lead: bool, now: dt.datetime) -> tuple[CarePlan, TeamMember]:
+async def add_member(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    lead: bool,
+    now: dt.datetime,
+) -> tuple[CarePlan, TeamMember]:
     plan = await _load(uow, actor, plan_id)
     plan.require_manager(actor)
     staff = await uow.staff.get(actor.clinic_id, staff_id)
@@ -81,8 +100,14 @@ async def add_member(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, staff_id
     return plan, member
 
 
-async def remove_member(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID,
-                        member_id: uuid.UUID, expected: int, now: dt.datetime) -> CarePlan:
+async def remove_member(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: uuid.UUID,
+    member_id: uuid.UUID,
+    expected: int,
+    now: dt.datetime,
+) -> CarePlan:
     plan = await _load(uow, actor, plan_id)
     member = plan.remove_member(actor, member_id, expected, now)
     await uow.care_plans.remove_member(member)
@@ -91,8 +116,14 @@ async def remove_member(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID,
     return plan
 
 
-async def make_lead(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, member_id: uuid.UUID,
-                    expected: int, now: dt.datetime) -> tuple[CarePlan, TeamMember]:
+async def make_lead(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: uuid.UUID,
+    member_id: uuid.UUID,
+    expected: int,
+    now: dt.datetime,
+) -> tuple[CarePlan, TeamMember]:
     plan = await _load(uow, actor, plan_id)
     changed = plan.make_lead(actor, member_id, expected, now)
     # The old lead steps down first, so the one-lead unique index holds at every statement.
@@ -103,8 +134,9 @@ async def make_lead(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, member_id
     return plan, changed[0]
 
 
-async def add_goal(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, goal: Goal,
-                   now: dt.datetime) -> tuple[CarePlan, Goal]:
+async def add_goal(
+    uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, goal: Goal, now: dt.datetime
+) -> tuple[CarePlan, Goal]:
     plan = await _load(uow, actor, plan_id)
     goal.care_plan_id = plan.id
     plan.add_goal(actor, goal, now)
@@ -114,16 +146,24 @@ async def add_goal(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, goal: Goal
     return plan, goal
 
 
-async def get_goal(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID,
-                   goal_id: uuid.UUID) -> tuple[CarePlan, Goal]:
+async def get_goal(
+    uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, goal_id: uuid.UUID
+) -> tuple[CarePlan, Goal]:
     plan = await _load(uow, actor, plan_id, lock=False)
     goal = plan.find_goal(goal_id)
     uow.audit(actor, "read", "Goal", goal.id, plan.patient_id)
     return plan, goal
 
 
-async def update_goal(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, goal_id: uuid.UUID,
-                      patch: GoalPatch, expected: int, now: dt.datetime) -> tuple[CarePlan, Goal]:
+async def update_goal(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    patch: GoalPatch,
+    expected: int,
+    now: dt.datetime,
+) -> tuple[CarePlan, Goal]:
     plan = await _load(uow, actor, plan_id)
     goal = plan.update_goal(actor, goal_id, patch, expected, now)
     await uow.care_plans.save_goal(goal)
@@ -131,9 +171,15 @@ async def update_goal(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, goal_id
     return plan, goal
 
 
-async def record_acceptance(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID,
-                            goal_id: uuid.UUID, acceptance: Acceptance, expected: int,
-                            now: dt.datetime) -> tuple[CarePlan, Goal]:
+async def record_acceptance(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    acceptance: Acceptance,
+    expected: int,
+    now: dt.datetime,
+) -> tuple[CarePlan, Goal]:
     plan = await _load(uow, actor, plan_id)
     goal = plan.record_acceptance(actor, goal_id, acceptance, expected, now)
     await uow.care_plans.save_goal(goal)
@@ -141,8 +187,9 @@ async def record_acceptance(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID,
     return plan, goal
 
 
-async def add_activity(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, activity: Activity,
-                       now: dt.datetime) -> Activity:
+async def add_activity(
+    uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, activity: Activity, now: dt.datetime
+) -> Activity:
     plan = await _load(uow, actor, plan_id)
     activity.care_plan_id = plan.id
     plan.add_activity(actor, activity, now)
@@ -152,17 +199,23 @@ async def add_activity(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, activi
     return activity
 
 
-async def get_activity(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID,
-                       activity_id: uuid.UUID) -> Activity:
+async def get_activity(
+    uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, activity_id: uuid.UUID
+) -> Activity:
     plan = await _load(uow, actor, plan_id, lock=False)
     activity = plan.find_activity(activity_id)
     uow.audit(actor, "read", "Activity", activity.id, plan.patient_id)
     return activity
 
 
-async def update_activity(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID,
-                          activity_id: uuid.UUID, patch: ActivityPatch,
-                          expected: int) -> Activity:
+async def update_activity(
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    patch: ActivityPatch,
+    expected: int,
+) -> Activity:
     plan = await _load(uow, actor, plan_id)
     activity = plan.update_activity(actor, activity_id, patch, expected)
     await uow.care_plans.save_activity(activity)
@@ -170,8 +223,9 @@ async def update_activity(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID,
     return activity
 
 
-async def record_review(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, review: GoalReview,
-                        now: dt.datetime) -> tuple[CarePlan, GoalReview]:
+async def record_review(
+    uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, review: GoalReview, now: dt.datetime
+) -> tuple[CarePlan, GoalReview]:
     plan = await _load(uow, actor, plan_id)
     review.care_plan_id = plan.id
     for goal in plan.record_review(actor, review, now):

@@ -24,7 +24,7 @@ class PatientPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
     preferred_channel: Channel | msgspec.UnsetType = msgspec.UNSET
     contact_points: list[ContactPoint] | msgspec.UnsetType = msgspec.UNSET
     identifiers: list[Identifier] | msgspec.UnsetType = msgspec.UNSET
-    quiet_hours: QuietHours | None | msgspec.UnsetType = msgspec.UNSET
+    quiet_hours: QuietHours | msgspec.UnsetType | None = msgspec.UNSET
     consent_to_messages: bool | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -39,14 +39,21 @@ async def create(uow: UnitOfWork, actor: Actor, patient: Patient, now: dt.dateti
 async def get(uow: UnitOfWork, actor: Actor, patient_id: uuid.UUID) -> Patient:
     patient = await uow.patients.get(actor.clinic_id, patient_id)
     if not actor.manages_plans and not await uow.patients.seen_by(
-            actor.clinic_id, patient_id, actor.staff_id):
+        actor.clinic_id, patient_id, actor.staff_id
+    ):
         raise NotFound("patient")
     uow.audit(actor, "read", "Patient", patient.id, patient.id)
     return patient
 
 
-async def update(uow: UnitOfWork, actor: Actor, patient_id: uuid.UUID, patch: PatientPatch,
-                 expected: int, now: dt.datetime) -> Patient:
+async def update(
+    uow: UnitOfWork,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    patch: PatientPatch,
+    expected: int,
+    now: dt.datetime,
+) -> Patient:
     patient = await get(uow, actor, patient_id)
     actor.require_plan_manager()
     check_version("patient", patient.version, expected)

@@ -16,12 +16,12 @@ from domain.vocab import Role
 from service.db.repos.staff import TokenRecord
 from service.db.uow import UnitOfWork
 
-TOKEN_PREFIX = "cc_"
+TOKEN_PREFIX = "cc_"  # noqa: S105 - a prefix that makes leaked tokens findable by scanners
 
 
 class StaffPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
     name: str | msgspec.UnsetType = msgspec.UNSET
-    email: str | None | msgspec.UnsetType = msgspec.UNSET
+    email: str | msgspec.UnsetType | None = msgspec.UNSET
     discipline: str | msgspec.UnsetType = msgspec.UNSET
     role: Role | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
@@ -38,13 +38,15 @@ async def create(uow: UnitOfWork, actor: Actor, staff: Staff) -> Staff:
     return staff
 
 
-async def update(uow: UnitOfWork, actor: Actor, staff_id: uuid.UUID, patch: StaffPatch,
-                 expected: int) -> Staff:
+async def update(
+    uow: UnitOfWork, actor: Actor, staff_id: uuid.UUID, patch: StaffPatch, expected: int
+) -> Staff:
     actor.require_admin()
     staff = await uow.staff.get(actor.clinic_id, staff_id)
     check_version("staff member", staff.version, expected)
-    if staff_id == actor.staff_id and (patch.active is False or patch.role not in
-                                       (msgspec.UNSET, Role.ADMIN)):
+    if staff_id == actor.staff_id and (
+        patch.active is False or patch.role not in (msgspec.UNSET, Role.ADMIN)
+    ):
         raise IllegalTransition("admins cannot demote or deactivate themselves", field="role")
     for field in patch.__struct_fields__:
         value = getattr(patch, field)
@@ -68,22 +70,38 @@ def new_secret() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-async def issue_token(uow: UnitOfWork, clinic_id: uuid.UUID, staff: Staff, label: str | None,
-                      expires_at: dt.datetime | None) -> tuple[TokenRecord, str]:
+async def issue_token(
+    uow: UnitOfWork,
+    clinic_id: uuid.UUID,
+    staff: Staff,
+    label: str | None,
+    expires_at: dt.datetime | None,
+) -> tuple[TokenRecord, str]:
     """A fresh bearer token for `staff`, with the staff member's role. The secret is shown
     once; only its hash is kept."""
     if not staff.active:
         raise Invalid("staff_id", "the staff member is not active")
-    record = TokenRecord(id=uuid.uuid4(), clinic_id=clinic_id, staff_id=staff.id,
-                         role=staff.role, label=label, expires_at=expires_at)
+    record = TokenRecord(
+        id=uuid.uuid4(),
+        clinic_id=clinic_id,
+        staff_id=staff.id,
+        role=staff.role,
+        label=label,
+        expires_at=expires_at,
+    )
     secret = new_secret()
     await uow.tokens.add(record, secret)
     return record, secret
 
 
-async def issue_token_as(uow: UnitOfWork, actor: Actor, staff_id: uuid.UUID, label: str | None,
-                         expires_at: dt.datetime | None, now: dt.datetime
-                         ) -> tuple[TokenRecord, str]:
+async def issue_token_as(
+    uow: UnitOfWork,
+    actor: Actor,
+    staff_id: uuid.UUID,
+    label: str | None,
+    expires_at: dt.datetime | None,
+    now: dt.datetime,
+) -> tuple[TokenRecord, str]:
     actor.require_admin()
     if expires_at is not None and expires_at <= now:
         raise Invalid("expires_at", "must be in the future")

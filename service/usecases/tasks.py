@@ -18,9 +18,16 @@ from service.db.uow import UnitOfWork
 async def _on_team(uow: UnitOfWork, plan_id: uuid.UUID | None, staff_id: uuid.UUID) -> bool:
     if plan_id is None:
         return False
-    return bool(await uow.conn.scalar(sa.select(sa.exists().where(
-        t.care_team_members.c.care_plan_id == plan_id,
-        t.care_team_members.c.staff_id == staff_id))))
+    return bool(
+        await uow.conn.scalar(
+            sa.select(
+                sa.exists().where(
+                    t.care_team_members.c.care_plan_id == plan_id,
+                    t.care_team_members.c.staff_id == staff_id,
+                )
+            )
+        )
+    )
 
 
 async def _check_owner(uow: UnitOfWork, actor: Actor, owner_id: uuid.UUID | None) -> None:
@@ -61,8 +68,14 @@ async def get(uow: UnitOfWork, actor: Actor, task_id: uuid.UUID) -> Task:
     return task
 
 
-async def update(uow: UnitOfWork, actor: Actor, task_id: uuid.UUID, patch: TaskPatch,
-                 expected: int, now: dt.datetime) -> Task:
+async def update(
+    uow: UnitOfWork,
+    actor: Actor,
+    task_id: uuid.UUID,
+    patch: TaskPatch,
+    expected: int,
+    now: dt.datetime,
+) -> Task:
     task = await get(uow, actor, task_id)
     task.require_editable(actor)
     check_version("task", task.version, expected)

@@ -13,17 +13,23 @@ from tests.factories import ClinicWorld, add_goal, create_plan
 pytestmark = pytest.mark.asyncio
 
 
-async def test_coordinator_builds_a_plan_with_a_four_discipline_team(client: Any,
-                                                                     world: ClinicWorld) -> None:
+async def test_coordinator_builds_a_plan_with_a_four_discipline_team(
+    client: Any, world: ClinicWorld
+) -> None:
     plan = await create_plan(client, world)
     assert plan["status"] == "active"
     assert sorted(m["discipline"] for m in plan["team"]) == [
-        "acupuncturist", "physical_therapist", "physician", "psychologist"]
+        "acupuncturist",
+        "physical_therapist",
+        "physician",
+        "psychologist",
+    ]
     assert [m["discipline"] for m in plan["team"] if m["lead"]] == ["physician"]
 
 
 async def test_whole_plan_read_costs_the_same_queries_whatever_its_size(
-        client: Any, world: ClinicWorld, engine: AsyncEngine, app: Any) -> None:
+    client: Any, world: ClinicWorld, engine: AsyncEngine, app: Any
+) -> None:
     plan = await create_plan(client, world)
     app_engine = app.state.engine
     statements: list[str] = []
@@ -37,12 +43,15 @@ async def test_whole_plan_read_costs_the_same_queries_whatever_its_size(
         small = len(statements)
         for n in range(12):
             await add_goal(client, world, plan["id"], "physical_therapist", f"goal {n}")
-            await client.post(f"/api/v1/care-plans/{plan['id']}/activities",
-                              headers=world.auth("psychologist"),
-                              json={"kind": "therapy-session", "description": f"session {n}"})
+            await client.post(
+                f"/api/v1/care-plans/{plan['id']}/activities",
+                headers=world.auth("psychologist"),
+                json={"kind": "therapy-session", "description": f"session {n}"},
+            )
         statements.clear()
-        response = await client.get(f"/api/v1/care-plans/{plan['id']}",
-                                    headers=world.auth("physician"))
+        response = await client.get(
+            f"/api/v1/care-plans/{plan['id']}", headers=world.auth("physician")
+        )
         large = len(statements)
     finally:
         event.remove(app_engine.sync_engine, "before_cursor_execute", count)

@@ -29,12 +29,15 @@ async def test_care_plan_and_goal_read_as_fhir(client: Any, world: ClinicWorld) 
     resource = response.json()
     assert resource["goal"] == [{"reference": f"Goal/{goal['id']}"}]
     assert response.headers["etag"] == f'W/"{resource["meta"]["versionId"]}"'
-    fhir_goal = (await client.get(f"/fhir/Goal/{goal['id']}", headers=world.auth("physician"))).json()
+    fhir_goal = (
+        await client.get(f"/fhir/Goal/{goal['id']}", headers=world.auth("physician"))
+    ).json()
     assert fhir_goal["description"]["text"] == "Walk to the corner shop and back"
 
 
-async def test_fhir_errors_are_operation_outcomes(client: Any, world: ClinicWorld,
-                                                  other_world: ClinicWorld) -> None:
+async def test_fhir_errors_are_operation_outcomes(
+    client: Any, world: ClinicWorld, other_world: ClinicWorld
+) -> None:
     plan = await create_plan(client, world)
     unauthenticated = await client.get(f"/fhir/CarePlan/{plan['id']}")
     assert unauthenticated.status_code == 401

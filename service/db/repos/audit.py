@@ -23,5 +23,6 @@ class AuditEntry(msgspec.Struct, kw_only=True, frozen=True):
 class AuditRepository(Repository):
     async def record(self, entries: list[AuditEntry]) -> None:
         if entries:
-            await self.conn.execute(t.audit_events.insert(),
-                                    [msgspec.structs.asdict(e) for e in entries])
+            await self.conn.execute(
+                t.audit_events.insert(), [msgspec.structs.asdict(e) for e in entries]
+            )

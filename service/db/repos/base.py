@@ -45,8 +45,14 @@ def to_row(struct: msgspec.Struct, *, exclude: tuple[str, ...] = ()) -> dict[str
     return row
 
 
-async def compare_and_set(conn: AsyncConnection, table: sa.Table, resource: str, key: Any,
-                          version: int, values: dict[str, Any]) -> None:
+async def compare_and_set(
+    conn: AsyncConnection,
+    table: sa.Table,
+    resource: str,
+    key: Any,
+    version: int,
+    values: dict[str, Any],
+) -> None:
     """Write `values` and `version` only if the stored version is still `version - 1`.
 
     The aggregate has already checked the caller's version under the plan's row lock;

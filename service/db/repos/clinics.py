@@ -19,12 +19,16 @@ class ClinicRepository(Repository):
     async def disciplines(self, clinic_id: uuid.UUID) -> list[Discipline]:
         rows = await self.conn.execute(
             sa.select(t.disciplines.c.code, t.disciplines.c.display)
-            .where(t.disciplines.c.clinic_id == clinic_id).order_by(t.disciplines.c.code))
+            .where(t.disciplines.c.clinic_id == clinic_id)
+            .order_by(t.disciplines.c.code)
+        )
         return [from_row(r, Discipline) for r in rows.mappings()]
 
     async def add_discipline(self, clinic_id: uuid.UUID, discipline: Discipline) -> bool:
         """False when the clinic already has that code."""
-        stmt = sa.dialects.postgresql.insert(t.disciplines).values(
-            clinic_id=clinic_id, code=discipline.code, display=discipline.display
-        ).on_conflict_do_nothing()
+        stmt = (
+            sa.dialects.postgresql.insert(t.disciplines)
+            .values(clinic_id=clinic_id, code=discipline.code, display=discipline.display)
+            .on_conflict_do_nothing()
+        )
         return (await self.conn.execute(stmt)).rowcount == 1

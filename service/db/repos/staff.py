@@ -16,27 +16,52 @@ from service.db.repos.base import Repository, compare_and_set, from_row, to_row
 
 class StaffRepository(Repository):
     async def get(self, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff:
-        row = (await self.conn.execute(
-            sa.select(t.staff).where(t.staff.c.id == staff_id, t.staff.c.clinic_id == clinic_id)
-        )).mappings().first()
+        row = (
+            (
+                await self.conn.execute(
+                    sa.select(t.staff).where(
+                        t.staff.c.id == staff_id, t.staff.c.clinic_id == clinic_id
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFound("staff member")
         return from_row(row, Staff)
 
     async def first_with_role(self, clinic_id: uuid.UUID, role: Role) -> Staff | None:
-        row = (await self.conn.execute(
-            sa.select(t.staff).where(t.staff.c.clinic_id == clinic_id, t.staff.c.role == role.value,
-                                     t.staff.c.active)
-            .order_by(t.staff.c.created_at, t.staff.c.id).limit(1)
-        )).mappings().first()
+        row = (
+            (
+                await self.conn.execute(
+                    sa.select(t.staff)
+                    .where(
+                        t.staff.c.clinic_id == clinic_id,
+                        t.staff.c.role == role.value,
+                        t.staff.c.active,
+                    )
+                    .order_by(t.staff.c.created_at, t.staff.c.id)
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
         return None if row is None else from_row(row, Staff)
 
     async def add(self, staff: Staff) -> None:
         await self.conn.execute(t.staff.insert().values(**to_row(staff)))
 
     async def save(self, staff: Staff) -> None:
-        await compare_and_set(self.conn, t.staff, "staff member", staff.id, staff.version,
-                              to_row(staff, exclude=("id", "clinic_id", "version")))
+        await compare_and_set(
+            self.conn,
+            t.staff,
+            "staff member",
+            staff.id,
+            staff.version,
+            to_row(staff, exclude=("id", "clinic_id", "version")),
+        )
 
 
 class TokenRecord(msgspec.Struct, kw_only=True):
@@ -66,43 +91,69 @@ def hash_token(secret: str) -> bytes:
 
 
 _auth_query = (
-    sa.select(t.api_tokens.c.id.label("token_id"), t.api_tokens.c.clinic_id,
-              t.api_tokens.c.staff_id, t.api_tokens.c.role, t.staff.c.discipline)
+    sa.select(
+        t.api_tokens.c.id.label("token_id"),
+        t.api_tokens.c.clinic_id,
+        t.api_tokens.c.staff_id,
+        t.api_tokens.c.role,
+        t.staff.c.discipline,
+    )
     .join(t.staff, t.staff.c.id == t.api_tokens.c.staff_id)
-    .where(t.api_tokens.c.token_hash == sa.bindparam("token_hash"),
-           t.api_tokens.c.revoked_at.is_(None),
-           sa.or_(t.api_tokens.c.expires_at.is_(None), t.api_tokens.c.expires_at > sa.func.now()),
-           t.staff.c.active)
+    .where(
+        t.api_tokens.c.token_hash == sa.bindparam("token_hash"),
+        t.api_tokens.c.revoked_at.is_(None),
+        sa.or_(t.api_tokens.c.expires_at.is_(None), t.api_tokens.c.expires_at > sa.func.now()),
+        t.staff.c.active,
+    )
 )
 
 
 class TokenRepository(Repository):
     async def authenticate(self, secret: str) -> Authenticated | None:
-        row = (await self.conn.execute(_auth_query, {"token_hash": hash_token(secret)})
-               ).mappings().first()
+        row = (
+            (await self.conn.execute(_auth_query, {"token_hash": hash_token(secret)}))
+            .mappings()
+            .first()
+        )
         return None if row is None else from_row(row, Authenticated)
 
     async def add(self, record: TokenRecord, secret: str) -> None:
-        await self.conn.execute(t.api_tokens.insert().values(
-            **to_row(record, exclude=("created_at", "revoked_at")), token_hash=hash_token(secret)))
+        await self.conn.execute(
+            t.api_tokens.insert().values(
+                **to_row(record, exclude=("created_at", "revoked_at")),
+                token_hash=hash_token(secret),
+            )
+        )
 
     async def list_for(self, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> list[TokenRecord]:
         cols = [c for c in t.api_tokens.c if c.name != "token_hash"]
         rows = await self.conn.execute(
-            sa.select(*cols).where(t.api_tokens.c.clinic_id == clinic_id,
-                                   t.api_tokens.c.staff_id == staff_id)
-            .order_by(t.api_tokens.c.created_at))
+            sa.select(*cols)
+            .where(t.api_tokens.c.clinic_id == clinic_id, t.api_tokens.c.staff_id == staff_id)
+            .order_by(t.api_tokens.c.created_at)
+        )
         return [from_row(r, TokenRecord) for r in rows.mappings()]
 
-    async def revoke(self, clinic_id: uuid.UUID, staff_id: uuid.UUID,
-                     token_id: uuid.UUID) -> TokenRecord:
+    async def revoke(
+        self, clinic_id: uuid.UUID, staff_id: uuid.UUID, token_id: uuid.UUID
+    ) -> TokenRecord:
         cols = [c for c in t.api_tokens.c if c.name != "token_hash"]
-        row = (await self.conn.execute(
-            t.api_tokens.update()
-            .where(t.api_tokens.c.id == token_id, t.api_tokens.c.clinic_id == clinic_id,
-                   t.api_tokens.c.staff_id == staff_id)
-            .values(revoked_at=sa.func.coalesce(t.api_tokens.c.revoked_at, sa.func.now()))
-            .returning(*cols))).mappings().first()
+        row = (
+            (
+                await self.conn.execute(
+                    t.api_tokens.update()
+                    .where(
+                        t.api_tokens.c.id == token_id,
+                        t.api_tokens.c.clinic_id == clinic_id,
+                        t.api_tokens.c.staff_id == staff_id,
+                    )
+                    .values(revoked_at=sa.func.coalesce(t.api_tokens.c.revoked_at, sa.func.now()))
+                    .returning(*cols)
+                )
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFound("token")
         return from_row(row, TokenRecord)

@@ -13,9 +13,17 @@ from service.db.repos.base import Repository, compare_and_set, from_row, to_row
 
 class TaskRepository(Repository):
     async def get(self, clinic_id: uuid.UUID, task_id: uuid.UUID) -> Task:
-        row = (await self.conn.execute(
-            sa.select(t.tasks).where(t.tasks.c.id == task_id, t.tasks.c.clinic_id == clinic_id)
-        )).mappings().first()
+        row = (
+            (
+                await self.conn.execute(
+                    sa.select(t.tasks).where(
+                        t.tasks.c.id == task_id, t.tasks.c.clinic_id == clinic_id
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFound("task")
         return from_row(row, Task)
@@ -23,8 +31,9 @@ class TaskRepository(Repository):
     async def add(self, task: Task, dedupe_key: str | None = None) -> bool:
         """Insert; with a `dedupe_key` a second task about the same thing is not opened
         (returns False)."""
-        stmt = insert(t.tasks).values(**to_row(task, exclude=("updated_at",)),
-                                      dedupe_key=dedupe_key)
+        stmt = insert(t.tasks).values(
+            **to_row(task, exclude=("updated_at",)), dedupe_key=dedupe_key
+        )
         if dedupe_key is not None:
             stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
         return (await self.conn.execute(stmt)).rowcount == 1

@@ -18,22 +18,49 @@ from fhir.mapping import extensions as ext
 
 def _plan() -> CarePlan:
     plan_id = uuid.uuid4()
-    goal = Goal(id=uuid.uuid4(), care_plan_id=plan_id, description="Walk my dog every morning",
-                owners=["physical_therapist"], lifecycle_status=GoalLifecycle.ACTIVE,
-                measure=Measure(description="minutes walked", target="20"),
-                gas=GasLevels(much_less="a", less="b", expected="c", more="d", much_more="e"),
-                acceptances=[Acceptance(participant="patient", status=AcceptanceStatus.AGREE)],
-                next_review_date=dt.date(2026, 12, 1))
+    goal = Goal(
+        id=uuid.uuid4(),
+        care_plan_id=plan_id,
+        description="Walk my dog every morning",
+        owners=["physical_therapist"],
+        lifecycle_status=GoalLifecycle.ACTIVE,
+        measure=Measure(description="minutes walked", target="20"),
+        gas=GasLevels(much_less="a", less="b", expected="c", more="d", much_more="e"),
+        acceptances=[Acceptance(participant="patient", status=AcceptanceStatus.AGREE)],
+        next_review_date=dt.date(2026, 12, 1),
+    )
     return CarePlan(
-        id=plan_id, clinic_id=uuid.uuid4(), patient_id=uuid.uuid4(), title="Pain plan",
-        status=PlanStatus.ACTIVE, what_matters="Gardening again", period_start=dt.date(2026, 11, 1),
-        team=[TeamMember(id=uuid.uuid4(), staff_id=uuid.uuid4(), name="PT",
-                         discipline="physical_therapist", lead=True)],
+        id=plan_id,
+        clinic_id=uuid.uuid4(),
+        patient_id=uuid.uuid4(),
+        title="Pain plan",
+        status=PlanStatus.ACTIVE,
+        what_matters="Gardening again",
+        period_start=dt.date(2026, 11, 1),
+        team=[
+            TeamMember(
+                id=uuid.uuid4(),
+                staff_id=uuid.uuid4(),
+                name="PT",
+                discipline="physical_therapist",
+                lead=True,
+            )
+        ],
         goals=[goal],
-        activities=[Activity(id=uuid.uuid4(), care_plan_id=plan_id, discipline="physical_therapist",
-                             kind=ActivityKind.EXERCISE, description="Graded walking",
-                             frequency=Frequency(count=5), goal_ids=[goal.id])],
-        updated_at=dt.datetime(2026, 11, 2, tzinfo=dt.UTC), version=4)
+        activities=[
+            Activity(
+                id=uuid.uuid4(),
+                care_plan_id=plan_id,
+                discipline="physical_therapist",
+                kind=ActivityKind.EXERCISE,
+                description="Graded walking",
+                frequency=Frequency(count=5),
+                goal_ids=[goal.id],
+            )
+        ],
+        updated_at=dt.datetime(2026, 11, 2, tzinfo=dt.UTC),
+        version=4,
+    )
 
 
 def test_care_plan_is_a_valid_r4_care_plan_found_by_pain_plan_rules() -> None:
