@@ -282,7 +282,8 @@ def run_dev(args: argparse.Namespace) -> int:
     }
     children = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "service", "serve", "--host", args.host, "--port", str(args.port)],
+            [sys.executable, "-m", "service", "serve",
+             "--host", args.host, "--port", str(args.port)],
             env=env,
         ),
         subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env),

@@ -104,15 +104,17 @@ class StaffController(Controller):
         record, secret = await staff_cases.issue_token_as(
             uow, actor, staff_id, data.label, data.expires_at, now
         )
-        body = TokenIssued(**msgspec.structs.asdict(record) | {"created_at": now}, token=secret)
+        body = TokenIssued(id=record.id, staff_id=record.staff_id, role=record.role,
+                           label=record.label, created_at=now, expires_at=record.expires_at,
+                           revoked_at=None, token=secret)
         return Response(body, status_code=201, headers={"Cache-Control": "no-store"})
 
     @get("/{staff_id:uuid}/tokens")
     async def list_tokens(
         self, staff_id: uuid.UUID, uow: UnitOfWork, actor: Actor
     ) -> list[TokenRead]:
-        actor.require_admin()
         await uow.staff.get(actor.clinic_id, staff_id)
+        actor.require_admin()
         records = await uow.tokens.list_for(actor.clinic_id, staff_id)
         return [msgspec.convert(r, TokenRead, from_attributes=True) for r in records]
 
@@ -120,6 +122,7 @@ class StaffController(Controller):
     async def revoke_token(
         self, staff_id: uuid.UUID, token_id: uuid.UUID, uow: UnitOfWork, actor: Actor
     ) -> TokenRead:
+        await uow.staff.get(actor.clinic_id, staff_id)
         actor.require_admin()
         record = await uow.tokens.revoke(actor.clinic_id, staff_id, token_id)
         return msgspec.convert(record, TokenRead, from_attributes=True)

@@ -41,8 +41,8 @@ async def create(uow: UnitOfWork, actor: Actor, staff: Staff) -> Staff:
 async def update(
     uow: UnitOfWork, actor: Actor, staff_id: uuid.UUID, patch: StaffPatch, expected: int
 ) -> Staff:
+    staff = await uow.staff.get(actor.clinic_id, staff_id)  # another clinic's id: 404 first
     actor.require_admin()
-    staff = await uow.staff.get(actor.clinic_id, staff_id)
     check_version("staff member", staff.version, expected)
     if staff_id == actor.staff_id and (
         patch.active is False or patch.role not in (msgspec.UNSET, Role.ADMIN)
@@ -102,8 +102,8 @@ async def issue_token_as(
     expires_at: dt.datetime | None,
     now: dt.datetime,
 ) -> tuple[TokenRecord, str]:
+    staff = await uow.staff.get(actor.clinic_id, staff_id)
     actor.require_admin()
     if expires_at is not None and expires_at <= now:
         raise Invalid("expires_at", "must be in the future")
-    staff = await uow.staff.get(actor.clinic_id, staff_id)
     return await issue_token(uow, actor.clinic_id, staff, label, expires_at)
