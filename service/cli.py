@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from service.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    # pgserver's platformdirs warns on machines without XDG_RUNTIME_DIR; it is harmless
+    # and would break the one-JSON-object-per-line log stream.
+    warnings.filterwarnings("ignore", module="platformdirs")
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     dev = commands.add_parser(
@@ -114,14 +118,19 @@ def migrate(url: str) -> None:
 def run_token(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     with embedded_database(settings) as url:
-        secret = asyncio.run(_issue_token(url, args.clinic, args.role, args.staff))
-    if secret is None:
+        issued = asyncio.run(_issue_token(url, args.clinic, args.role, args.staff))
+    if issued is None:
         return 1
+    holder, secret = issued
+    print(f"token for {holder}:", file=sys.stderr)
     print(secret)
     return 0
 
 
-async def _issue_token(url: str, clinic: str, role: str, staff_id: uuid.UUID | None) -> str | None:
+async def _issue_token(
+    url: str, clinic: str, role: str, staff_id: uuid.UUID | None
+) -> tuple[str, str] | None:
+    """A token for the staff member, and who that is in words."""
     from domain.vocab import Role
     from service.db.engine import make_engine
     from service.db.uow import unit_of_work
@@ -143,10 +152,7 @@ async def _issue_token(url: str, clinic: str, role: str, staff_id: uuid.UUID | N
                 print(f"no active {role} in clinic {clinic!r}", file=sys.stderr)
                 return None
             _, secret = await issue_token(uow, clinic_id, staff, "cli", None)
-            print(
-                f"token for {staff.name} ({staff.role.value}, {staff.discipline}):", file=sys.stderr
-            )
-            return secret
+            return f"{staff.name} ({staff.role.value}, {staff.discipline})", secret
     finally:
         await engine.dispose()
 
@@ -269,7 +275,8 @@ def run_dev(args: argparse.Namespace) -> int:
     seeded = asyncio.run(seed_demo(database_url))
     sink = MailSink(home / "mail", host="127.0.0.1", port=settings.smtp_port)
     sink.start()
-    admin_token = asyncio.run(_issue_token(database_url, "demo", "admin", None))
+    issued = asyncio.run(_issue_token(database_url, "demo", "admin", None))
+    admin_token = issued[1] if issued else "(no admin in the demo clinic)"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

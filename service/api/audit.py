@@ -26,6 +26,8 @@ class AuditController(Controller):
     ) -> Page[AuditEvent]:
         """Who read or changed what, oldest first. Admins only. Reading the trail is
         itself recorded."""
+        if patient_id is not None:
+            await uow.patients.get(actor.clinic_id, patient_id)  # another clinic's: 404
         actor.require_admin()
         page = await queries.audit_events(
             uow.conn,
