@@ -379,6 +379,8 @@ class ListCase:
     own_row: str | None = None
     """Key in the other clinic's rows that must be listed (the list is not just empty)."""
     empty: bool = False
+    not_found: bool = False
+    """The filter names one of the caller's-clinic-only resources: another clinic's id is 404."""
 
 
 LIST_CASES: list[ListCase] = [
@@ -397,7 +399,7 @@ LIST_CASES: list[ListCase] = [
              empty=True),
     ListCase("audit-events", lambda s: f"{API}/audit-events?limit=500", own_row="patient_id"),
     ListCase("audit-events-by-patient",
-             lambda s: f"{API}/audit-events?patient_id={s.ids['patient_id']}", empty=True),
+             lambda s: f"{API}/audit-events?patient_id={s.ids['patient_id']}", not_found=True),
 ]
 LIST_TEMPLATES = {f"{API}/patients", f"{API}/staff", f"{API}/disciplines", f"{API}/care-plans",
                   f"{API}/tasks", f"{API}/audit-events"}
