@@ -81,6 +81,8 @@ def run_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
+        loop="uvloop",
+        http="httptools",
         server_header=False,
         log_config=None,
         access_log=False,

@@ -16,7 +16,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     home: Path = Path(".concord")
     public_base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     log_level: str = "INFO"
     log_format: str = "json"
     smtp_host: str = "127.0.0.1"
@@ -38,7 +38,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             home=home,
             public_base_url=env.get("CONCORD_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             secret_key=secret,
-            db_pool_size=int(env.get("CONCORD_DB_POOL_SIZE", "10")),
+            db_pool_size=int(env.get("CONCORD_DB_POOL_SIZE", "20")),
             log_level=env.get("CONCORD_LOG_LEVEL", "INFO").upper(),
             log_format=env.get("CONCORD_LOG_FORMAT", "json"),
             smtp_host=env.get("SMTP_HOST", "127.0.0.1"),

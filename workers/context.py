@@ -15,7 +15,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["settings"] = settings
     if settings.database_url is None:
         raise RuntimeError("DATABASE_URL must be set for the worker")
-    ctx["engine"] = make_engine(settings.database_url, pool_size=5)
+    ctx["engine"] = make_engine(settings.database_url, pool_size=5, pre_ping=True)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
