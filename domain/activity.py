@@ -7,7 +7,7 @@ import uuid
 
 import msgspec
 
-from domain import transitions
+from domain import patching, transitions
 from domain.errors import Invalid
 from domain.patient import require_text
 from domain.vocab import ActivityKind, ActivityStatus
@@ -67,11 +67,4 @@ class ActivityPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 def apply_patch(activity: Activity, patch: ActivityPatch) -> None:
-    for field in patch.__struct_fields__:
-        value = getattr(patch, field)
-        if value is msgspec.UNSET:
-            continue
-        if field == "status":
-            activity.transition(value)
-        else:
-            setattr(activity, field, value)
+    patching.apply(activity, patch, status_field="status", transition=activity.transition)

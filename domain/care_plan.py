@@ -13,7 +13,7 @@ import uuid
 import msgspec
 
 from domain import activity as activity_rules
-from domain import gas, transitions
+from domain import gas, patching, transitions
 from domain import goal as goal_rules
 from domain.activity import Activity, ActivityPatch
 from domain.actor import Actor
@@ -130,10 +130,7 @@ class CarePlan(msgspec.Struct, kw_only=True):
     def update(self, actor: Actor, patch: PlanPatch, expected: int, now: dt.datetime) -> None:
         self.require_manager(actor)
         self.require_open("change the plan")
-        for field in patch.__struct_fields__:
-            value = getattr(patch, field)
-            if value is not msgspec.UNSET:
-                setattr(self, field, value)
+        patching.apply(self, patch)
         self.validate()
         self._bump(expected, now)
 

@@ -8,7 +8,7 @@ import uuid
 
 import msgspec
 
-from domain import transitions
+from domain import patching, transitions
 from domain.errors import Invalid
 from domain.patient import require_text
 from domain.vocab import PATIENT_PARTICIPANT, AcceptanceStatus, GoalAchievement, GoalLifecycle
@@ -139,11 +139,4 @@ class GoalPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 def apply_patch(goal: Goal, patch: GoalPatch) -> None:
     """Copy the set fields of `patch` onto `goal`; status goes through its transition."""
-    for field in patch.__struct_fields__:
-        value = getattr(patch, field)
-        if value is msgspec.UNSET:
-            continue
-        if field == "lifecycle_status":
-            goal.transition(value)
-        else:
-            setattr(goal, field, value)
+    patching.apply(goal, patch, status_field="lifecycle_status", transition=goal.transition)

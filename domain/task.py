@@ -8,7 +8,7 @@ import uuid
 
 import msgspec
 
-from domain import transitions
+from domain import patching, transitions
 from domain.actor import Actor
 from domain.errors import Forbidden, NotFound
 from domain.patient import require_text
@@ -75,11 +75,9 @@ class TaskPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 def apply_patch(task: Task, patch: TaskPatch, now: dt.datetime) -> None:
-    for field in patch.__struct_fields__:
-        value = getattr(patch, field)
-        if value is msgspec.UNSET or field in ("status", "status_reason"):
-            continue
-        setattr(task, field, value)
+    for field, value in patching.set_fields(patch):
+        if field not in ("status", "status_reason"):
+            setattr(task, field, value)
     if patch.status is not msgspec.UNSET:
         reason = patch.status_reason if isinstance(patch.status_reason, str) else None
         task.transition(patch.status, reason, now)

@@ -7,6 +7,7 @@ import uuid
 
 import msgspec
 
+from domain import patching
 from domain.actor import Actor
 from domain.care_plan import check_version
 from domain.errors import NotFound
@@ -57,10 +58,7 @@ async def update(
     patient = await get(uow, actor, patient_id)
     actor.require_plan_manager()
     check_version("patient", patient.version, expected)
-    for field in patch.__struct_fields__:
-        value = getattr(patch, field)
-        if value is msgspec.UNSET:
-            continue
+    for field, value in patching.set_fields(patch):
         if field == "consent_to_messages":
             patient.set_consent(value, now)
         else:

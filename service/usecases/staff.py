@@ -8,6 +8,7 @@ import uuid
 
 import msgspec
 
+from domain import patching
 from domain.actor import Actor
 from domain.care_plan import check_version
 from domain.errors import IllegalTransition, Invalid
@@ -48,10 +49,7 @@ async def update(
         patch.active is False or patch.role not in (msgspec.UNSET, Role.ADMIN)
     ):
         raise IllegalTransition("admins cannot demote or deactivate themselves", field="role")
-    for field in patch.__struct_fields__:
-        value = getattr(patch, field)
-        if value is not msgspec.UNSET:
-            setattr(staff, field, value)
+    patching.apply(staff, patch)
     staff.validate(await known_disciplines(uow, actor.clinic_id))
     staff.version += 1
     await uow.staff.save(staff)
