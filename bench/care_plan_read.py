@@ -398,8 +398,7 @@ def compile_sql(dialect: Any, token_hash: bytes) -> SqlPlan:
 
     return SqlPlan(
         auth=one(_auth_query),
-        plan=[one(s) for s in (plans._plan, plans._team, plans._goals, plans._activities,
-                               plans._reviews)],
+        plan=[one(plans.READ_PLAN)],
         # AuditRepository.record runs `audit_events.insert()` with one AuditEntry's fields.
         audit=one(t.audit_events.insert(), list(AuditEntry.__struct_fields__)),
         token_hash_hex=token_hash.hex(),

@@ -158,11 +158,15 @@ async def run_sql(config: Config) -> dict[str, Any]:
                             raise LookupError("no such plan")
                         for statement in plan.plan[1:]:
                             await conn.fetch(statement.sql, *statement.args(values))
+                        # The plan comes back as one JSON document; the audit row needs its
+                        # patient, so the baseline decodes it as the API does.
+                        document = msgspec.json.decode(row[0])
                         await conn.fetchrow(plan.audit.sql, *plan.audit.args({
                             "clinic_id": auth["clinic_id"], "actor_type": "staff",
                             "actor_id": auth["staff_id"], "action": "read",
                             "resource_type": "CarePlan", "resource_id": plan_id,
-                            "patient_id": row["patient_id"], "client_address": "127.0.0.1",
+                            "patient_id": uuid.UUID(document["patient_id"]),
+                            "client_address": "127.0.0.1",
                             "request_id": uuid.uuid4().hex}))
                 except (asyncpg.PostgresError, LookupError) as exc:
                     error, detail = type(exc).__name__, str(exc)[:300]

@@ -58,4 +58,5 @@ async def test_whole_plan_read_costs_the_same_queries_whatever_its_size(
     assert len(response.json()["goals"]) == 12
     assert len(response.json()["activities"]) == 12
     assert large == small
-    assert large <= 8, statements
+    # token lookup, the plan as one document, the audit row
+    assert large == 3, statements
