@@ -56,8 +56,8 @@ class Patient(msgspec.Struct, kw_only=True):
     version: int = 1
 
     def validate(self, today: dt.date) -> None:
-        require_text("given_name", self.given_name)
-        require_text("family_name", self.family_name)
+        require_text("given_name", self.given_name, max_length=200)
+        require_text("family_name", self.family_name, max_length=200)
         if self.birth_date > today:
             raise Invalid("birth_date", "birth date is in the future")
         validate_time_zone(self.time_zone)
@@ -78,6 +78,8 @@ class Patient(msgspec.Struct, kw_only=True):
 def require_text(field: str, value: str, *, max_length: int = 2000) -> None:
     if not value.strip():
         raise Invalid(field, "must not be blank")
+    if "\x00" in value:
+        raise Invalid(field, "must not contain NUL characters")
     if len(value) > max_length:
         raise Invalid(field, f"must be at most {max_length} characters")
 

@@ -16,7 +16,7 @@ from litestar.exceptions import (
     NotFoundException,
     ValidationException,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from domain.errors import DomainError, Forbidden, IllegalTransition, Invalid, NotFound, StaleVersion
 
@@ -176,7 +176,18 @@ def _integrity(request: Request[Any, Any, Any], exc: IntegrityError) -> Response
     return problem(request, 409, "the change conflicts with the current state; read and retry")
 
 
+def _data(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Problem]:
+    # The database refused a value the validation let through (a NUL byte, an overlong
+    # string): the client's input, so a 422, and the value itself is never echoed or logged.
+    log.warning("data_error", error=type(exc.orig).__name__ if exc.orig else "DataError")
+    return problem(request, 422, "a value in the request cannot be stored",
+                   [FieldError("body", "a value contains a character or length not accepted")])
+
+
 def _database(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Problem]:
+    # SQLSTATE class 22 is "data exception": the value, not the database, is at fault.
+    if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+        return _data(request, exc)
     log.error("database_error", error=type(exc.orig).__name__ if exc.orig else type(exc).__name__)
     return problem(
         request, 503, "the database is unavailable; retry shortly", headers={"Retry-After": "5"}
@@ -201,6 +212,7 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     PreconditionFailed: _precondition_failed,
     IdempotencyMismatch: _idempotency,
     IntegrityError: _integrity,
+    DataError: _data,
     DBAPIError: _database,
     Exception: _unexpected,
 }

@@ -267,3 +267,19 @@ async def test_gas_levels_must_all_be_written(client: Any, world: ClinicWorld) -
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "gas.plus_2"
+
+
+async def test_values_the_database_cannot_store_are_422_not_5xx(client: Any,
+                                                                world: ClinicWorld) -> None:
+    coordinator = world.auth("coordinator")
+    nul = await client.post("/api/v1/patients", json={**PATIENT, "given_name": "Ro\u0000sa"},
+                            headers=coordinator)
+    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "given_name"
+    too_long = await client.post("/api/v1/patients", json={**PATIENT, "family_name": "x" * 201},
+                                 headers=coordinator)
+    assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "family_name"
+    identifier = {"system": "urn:mrn", "value": "A\u0000B"}
+    hidden = await client.post("/api/v1/patients", json={**PATIENT, "identifiers": [identifier]},
+                               headers=coordinator)
+    assert hidden.status_code == 422
+    assert "A\u0000B" not in hidden.text
