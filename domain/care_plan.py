@@ -27,6 +27,7 @@ from domain.errors import (
     StaleVersion,
 )
 from domain.goal import Acceptance, Goal, GoalPatch
+from domain.medication import MedicationStatement
 from domain.patient import require_text
 from domain.review import GoalReview
 from domain.staff import Staff
@@ -64,6 +65,7 @@ class CarePlan(msgspec.Struct, kw_only=True):
     goals: list[Goal] = msgspec.field(default_factory=list)
     activities: list[Activity] = msgspec.field(default_factory=list)
     reviews: list[GoalReview] = msgspec.field(default_factory=list)
+    medications: list[MedicationStatement] = msgspec.field(default_factory=list)
     created_by: uuid.UUID | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None

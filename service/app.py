@@ -20,6 +20,7 @@ from service.api.audit import AuditController
 from service.api.care_plans import CarePlanController
 from service.api.deps import provide_actor, provide_now, provide_uow
 from service.api.health import live, ready
+from service.api.medications import MedicationController
 from service.api.patients import PatientController
 from service.api.plan_parts import (
     ActivityController,
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> Litestar:
             ReviewController,
             TaskController,
             AuditController,
+            MedicationController,
         ],
     )
     prometheus = PrometheusConfig(

@@ -283,3 +283,38 @@ idempotency_keys = sa.Table(
     _ts("created_at"),
     sa.PrimaryKeyConstraint("clinic_id", "staff_id", "key"),
 )
+
+medication_statements = sa.Table(
+    "medication_statements", metadata,
+    _id(), _clinic(),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
+    sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id"), nullable=False),
+    sa.Column("rxnorm_code", sa.String(10), nullable=False),
+    sa.Column("display", sa.String(500), nullable=False),
+    sa.Column("dose_quantity", sa.Float, nullable=False),
+    sa.Column("dose_unit", sa.String(40), nullable=False),
+    sa.Column("route", sa.String(40), nullable=False),
+    sa.Column("schedule", JSONB, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("period_start", sa.Date),
+    sa.Column("period_end", sa.Date),
+    sa.Column("reported_by", sa.String(20), nullable=False),
+    sa.Column("source", sa.String(200)),
+    sa.Column("note", sa.Text),
+    _version(), _ts("created_at"), _ts("updated_at"),
+    sa.Index("ix_medication_statements_plan", "care_plan_id", "created_at"),
+    sa.Index("ix_medication_statements_patient", "patient_id", "status"),
+)
+
+taper_plans = sa.Table(
+    "taper_plans", metadata,
+    _id(), _clinic(),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
+    sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id"), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    # The whole taper (steps, shared decision, guardrail hits and acknowledgements): it is
+    # read and written as one document under the plan's lock.
+    sa.Column("document", JSONB, nullable=False),
+    _version(), _ts("created_at"), _ts("updated_at"),
+    sa.Index("ix_taper_plans_plan", "care_plan_id", "created_at"),
+)

@@ -99,6 +99,7 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
         "patient_voice": f"I weeded the whole front bed {tag}",
         "note": f"Slept better after the new pillow {tag}",
         "task": f"Call about sleep hygiene {tag}",
+        "medication": f"Oxycodone 5 mg tablet {tag}",
         "discipline": f"Chiropractic {tag}",
     }
     patient = await _ok(await client.post(f"{API}/patients", headers=coordinator, json={
@@ -128,6 +129,11 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
         "patient_voice": secrets["patient_voice"]}))
     await _ok(await client.post(f"{plan_path}/notes", headers=therapist,
                                 json={"text": secrets["note"]}))
+    medication = await _ok(await client.post(
+        f"{plan_path}/medications", headers=world.auth("physician"), json={
+            "rxnorm_code": "1049621", "display": secrets["medication"],
+            "dose_quantity": 1, "dose_unit": "tablet",
+            "schedule": {"count": 4, "period": 1, "unit": "d"}}))
     task = await _ok(await client.post(f"{API}/tasks", headers=coordinator, json={
         "title": secrets["task"], "care_plan_id": plan["id"],
         "owner_id": str(world.staff["physical_therapist"].id)}))
@@ -146,6 +152,7 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
         world=world,
         ids={"patient_id": patient["id"], "plan_id": plan["id"], "goal_id": goal["id"],
              "activity_id": activity["id"], "task_id": task["id"],
+             "medication_id": medication["id"],
              "member_id": members["psychologist"], "staff_id": psychologist,
              "token_id": live["id"]},
         secrets=secrets, live_token=live["token"], revoked_token=revoked["token"],
@@ -189,6 +196,7 @@ PROBES: dict[str, tuple[str, str | None]] = {
     "goal": (f"{API}/care-plans/{{plan_id}}/goals/{{goal_id}}", None),
     "activity": (f"{API}/care-plans/{{plan_id}}/activities/{{activity_id}}", None),
     "reviews": (f"{API}/care-plans/{{plan_id}}/reviews", None),
+    "medication": (f"{API}/care-plans/{{plan_id}}/medications/{{medication_id}}", None),
     "staff_member": (f"{API}/staff/{{staff_id}}", None),
     "staff": (f"{API}/staff?limit=100", None),
     "tokens": (f"{API}/staff/{{staff_id}}/tokens", None),
@@ -324,6 +332,14 @@ ENDPOINTS: list[Endpoint] = [
              lambda s: {"description": "Rewritten"}, if_match="activity",
              probes=("activity", "plan"), plan_scoped=True),
     # reviews
+    Endpoint("GET", f"{C}/medications", plan_scoped=True),
+    Endpoint("POST", f"{C}/medications",
+             lambda s: {"rxnorm_code": "1049621", "display": "oxycodone 5 MG Oral Tablet",
+                        "dose_quantity": 1, "dose_unit": "tablet"},
+             probes=("plan",), plan_scoped=True, success=201),
+    Endpoint("GET", f"{C}/medications/{{medication_id:uuid}}", plan_scoped=True),
+    Endpoint("PATCH", f"{C}/medications/{{medication_id:uuid}}", lambda s: {"dose_quantity": 2},
+             if_match="medication", probes=("medication",), plan_scoped=True),
     Endpoint("GET", f"{C}/reviews", plan_scoped=True),
     Endpoint("POST", f"{C}/reviews",
              lambda s: {"entries": [{"goal_id": s.ids["goal_id"], "level": 1}],
@@ -366,6 +382,9 @@ FORBIDDEN: list[tuple[str, Endpoint]] = [
     *[("acupuncturist", BY_ID[e]) for e in _OTHER_DISCIPLINE],
     # ...and the task is neither theirs nor asked by them
     ("acupuncturist", BY_ID["PATCH /tasks/{task_id}"]),
+    # medications are the physician's (and coordinators') to record; the rest of the team reads
+    ("psychologist", BY_ID["POST /care-plans/{plan_id}/medications"]),
+    ("physical_therapist", BY_ID["PATCH /care-plans/{plan_id}/medications/{medication_id}"]),
 ]
 
 

@@ -11,6 +11,7 @@ from domain.activity import Activity
 from domain.care_plan import CarePlan, TeamMember
 from domain.errors import NotFound
 from domain.goal import Goal
+from domain.medication import MedicationStatement
 from domain.review import GoalReview
 from service.db import tables as t
 from service.db.repos.base import Repository, compare_and_set, to_row
@@ -34,6 +35,9 @@ SELECT (to_jsonb(p) || jsonb_build_object(
     'activities', coalesce((
         SELECT jsonb_agg(to_jsonb(a) ORDER BY a.created_at, a.id)
         FROM activities a WHERE a.care_plan_id = p.id), '[]'::jsonb),
+    'medications', coalesce((
+        SELECT jsonb_agg(to_jsonb(s) ORDER BY s.created_at, s.id)
+        FROM medication_statements s WHERE s.care_plan_id = p.id), '[]'::jsonb),
     'reviews', coalesce((
         SELECT jsonb_agg(to_jsonb(r) ORDER BY r.reviewed_on DESC, r.created_at DESC)
         FROM (SELECT * FROM goal_reviews WHERE care_plan_id = p.id
@@ -51,6 +55,7 @@ READ_PLAN_FOR_UPDATE = sa.text(_DOCUMENT + " FOR UPDATE OF p").bindparams(
     *READ_PLAN._bindparams.values()
 )
 _decoder = msgspec.json.Decoder(CarePlan)
+_CHILDREN = ("team", "goals", "activities", "reviews", "medications")
 
 
 class CarePlanRepository(Repository):
@@ -74,9 +79,7 @@ class CarePlanRepository(Repository):
 
     async def add(self, plan: CarePlan) -> None:
         await self.conn.execute(
-            t.care_plans.insert().values(
-                **to_row(plan, exclude=("team", "goals", "activities", "reviews", "updated_at"))
-            )
+            t.care_plans.insert().values(**to_row(plan, exclude=(*_CHILDREN, "updated_at")))
         )
 
     async def save(self, plan: CarePlan) -> None:
@@ -90,6 +93,7 @@ class CarePlanRepository(Repository):
                 "goals",
                 "activities",
                 "reviews",
+                "medications",
                 "version",
                 "created_by",
                 "created_at",
@@ -137,6 +141,24 @@ class CarePlanRepository(Repository):
         )
         await compare_and_set(
             self.conn, t.activities, "activity", activity.id, activity.version, values
+        )
+
+    async def add_medication(self, plan: CarePlan, statement: MedicationStatement) -> None:
+        await self.conn.execute(
+            t.medication_statements.insert().values(**to_row(statement), clinic_id=plan.clinic_id)
+        )
+
+    async def save_medication(self, statement: MedicationStatement) -> None:
+        values = to_row(
+            statement, exclude=("id", "care_plan_id", "patient_id", "version", "created_at")
+        )
+        await compare_and_set(
+            self.conn,
+            t.medication_statements,
+            "medication statement",
+            statement.id,
+            statement.version,
+            values,
         )
 
     async def add_review(self, plan: CarePlan, review: GoalReview) -> None:

@@ -1,0 +1,1 @@
+"""Opioid stewardship: products, morphine milligram equivalents, taper guardrails."""
