@@ -28,6 +28,7 @@ from domain.errors import (
 )
 from domain.goal import Acceptance, Goal, GoalPatch
 from domain.medication import MedicationStatement
+from domain.opioids.taper import TaperPlan
 from domain.patient import require_text
 from domain.review import GoalReview
 from domain.staff import Staff
@@ -66,6 +67,9 @@ class CarePlan(msgspec.Struct, kw_only=True):
     activities: list[Activity] = msgspec.field(default_factory=list)
     reviews: list[GoalReview] = msgspec.field(default_factory=list)
     medications: list[MedicationStatement] = msgspec.field(default_factory=list)
+    tapers: list[TaperPlan] = msgspec.field(default_factory=list)
+    opioid_reviewed_on: dt.date | None = None
+    """The prescriber's last review of opioid benefits and harms with the patient."""
     created_by: uuid.UUID | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None

@@ -6,7 +6,6 @@ import datetime as dt
 import enum
 import math
 import uuid
-
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -116,9 +115,9 @@ class MedicationPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
     route: str | msgspec.UnsetType = msgspec.UNSET
     schedule: Schedule | msgspec.UnsetType = msgspec.UNSET
     status: StatementStatus | msgspec.UnsetType = msgspec.UNSET
-    period_start: dt.date | None | msgspec.UnsetType = msgspec.UNSET
-    period_end: dt.date | None | msgspec.UnsetType = msgspec.UNSET
-    note: str | None | msgspec.UnsetType = msgspec.UNSET
+    period_start: dt.date | msgspec.UnsetType | None = msgspec.UNSET
+    period_end: dt.date | msgspec.UnsetType | None = msgspec.UNSET
+    note: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 PRESCRIBING_DISCIPLINES = frozenset({"physician"})

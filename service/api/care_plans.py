@@ -22,7 +22,7 @@ from service.api.schemas import (
 from service.db import queries
 from service.db.queries import Page, PlanSummary
 from service.db.uow import UnitOfWork
-from service.usecases import care_plans
+from service.usecases import care_plans, opioids
 
 
 class CarePlanController(Controller):
@@ -89,10 +89,11 @@ class CarePlanController(Controller):
 
     @get("/{plan_id:uuid}")
     async def read(
-        self, plan_id: uuid.UUID, uow: UnitOfWork, actor: Actor
+        self, plan_id: uuid.UUID, uow: UnitOfWork, actor: Actor, now: dt.datetime
     ) -> Response[CarePlanRead]:
         plan = await care_plans.get(uow, actor, plan_id)
-        return with_etag(CarePlanRead.of(plan), plan.version)
+        safety = opioids.safety_of(plan, now.date()) if plan.medications else None
+        return with_etag(CarePlanRead.of(plan, safety), plan.version)
 
     @patch("/{plan_id:uuid}")
     async def update(

@@ -12,6 +12,7 @@ import msgspec
 from domain.activity import ActivityPatch, Frequency
 from domain.care_plan import CarePlan, Note, PlanPatch, TeamMember
 from domain.goal import Acceptance, GasLevels, Goal, GoalPatch, Measure
+from domain.opioids.safety import OpioidSafety
 from domain.patient import Consent, ContactPoint, Identifier, Patient, QuietHours
 from domain.review import GoalReview, ReviewEntry, ReviewParticipant
 from domain.task import TaskPatch
@@ -315,13 +316,15 @@ class CarePlanRead(msgspec.Struct, kw_only=True):
     goals: list[GoalRead]
     activities: list[ActivityRead]
     latest_reviews: list[ReviewRead]
+    opioid_safety: OpioidSafety | None
+    """For plans with medications: the same opioid picture for every discipline."""
     created_by: uuid.UUID | None
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
     version: int
 
     @classmethod
-    def of(cls, plan: CarePlan) -> CarePlanRead:
+    def of(cls, plan: CarePlan, opioid_safety: OpioidSafety | None = None) -> CarePlanRead:
         return cls(
             id=plan.id,
             patient_id=plan.patient_id,
@@ -336,6 +339,7 @@ class CarePlanRead(msgspec.Struct, kw_only=True):
             goals=[GoalRead.of(g, plan) for g in plan.goals],
             activities=[activity_read(a) for a in plan.activities],
             latest_reviews=[ReviewRead.of(r) for r in plan.reviews],
+            opioid_safety=opioid_safety,
             created_by=plan.created_by,
             created_at=plan.created_at,
             updated_at=plan.updated_at,

@@ -318,3 +318,14 @@ taper_plans = sa.Table(
     _version(), _ts("created_at"), _ts("updated_at"),
     sa.Index("ix_taper_plans_plan", "care_plan_id", "created_at"),
 )
+
+opioid_reviews = sa.Table(
+    "opioid_reviews", metadata,
+    _id(), _clinic(),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
+    sa.Column("reviewed_on", sa.Date, nullable=False),
+    sa.Column("reviewed_by", UUID(as_uuid=True), sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("note", sa.Text),
+    _ts("created_at"),
+    sa.Index("ix_opioid_reviews_plan", "care_plan_id", "reviewed_on"),
+)

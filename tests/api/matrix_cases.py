@@ -134,6 +134,11 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
             "rxnorm_code": "1049621", "display": secrets["medication"],
             "dose_quantity": 1, "dose_unit": "tablet",
             "schedule": {"count": 4, "period": 1, "unit": "d"}}))
+    taper = await _ok(await client.post(
+        f"{plan_path}/tapers", headers=world.auth("physician"), json={
+            "opioid_since": "2020-01-01", "starts_on": "2030-01-01",
+            "medication_statement_ids": [medication["id"]],
+            "steps": [{"date": "2030-01-01", "daily_mme": 27}]}))
     task = await _ok(await client.post(f"{API}/tasks", headers=coordinator, json={
         "title": secrets["task"], "care_plan_id": plan["id"],
         "owner_id": str(world.staff["physical_therapist"].id)}))
@@ -152,7 +157,7 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
         world=world,
         ids={"patient_id": patient["id"], "plan_id": plan["id"], "goal_id": goal["id"],
              "activity_id": activity["id"], "task_id": task["id"],
-             "medication_id": medication["id"],
+             "medication_id": medication["id"], "taper_id": taper["taper"]["id"],
              "member_id": members["psychologist"], "staff_id": psychologist,
              "token_id": live["id"]},
         secrets=secrets, live_token=live["token"], revoked_token=revoked["token"],
@@ -197,6 +202,7 @@ PROBES: dict[str, tuple[str, str | None]] = {
     "activity": (f"{API}/care-plans/{{plan_id}}/activities/{{activity_id}}", None),
     "reviews": (f"{API}/care-plans/{{plan_id}}/reviews", None),
     "medication": (f"{API}/care-plans/{{plan_id}}/medications/{{medication_id}}", None),
+    "taper": (f"{API}/care-plans/{{plan_id}}/tapers/{{taper_id}}", None),
     "staff_member": (f"{API}/staff/{{staff_id}}", None),
     "staff": (f"{API}/staff?limit=100", None),
     "tokens": (f"{API}/staff/{{staff_id}}/tokens", None),
@@ -340,6 +346,28 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", f"{C}/medications/{{medication_id:uuid}}", plan_scoped=True),
     Endpoint("PATCH", f"{C}/medications/{{medication_id:uuid}}", lambda s: {"dose_quantity": 2},
              if_match="medication", probes=("medication",), plan_scoped=True),
+    Endpoint("GET", f"{C}/opioid-safety", plan_scoped=True),
+    Endpoint("POST", f"{C}/opioid-reviews", lambda s: {"reviewed_on": "2026-01-02"},
+             probes=("plan",), plan_scoped=True, allowed_as="physician", success=201),
+    Endpoint("GET", f"{C}/tapers", plan_scoped=True),
+    Endpoint("POST", f"{C}/tapers",
+             lambda s: {"opioid_since": "2020-01-01", "starts_on": "2031-01-01",
+                        "original_daily_mme": 40, "ingredient": "morphine",
+                        "steps": [{"date": "2031-01-01", "daily_mme": 36}]},
+             probes=("plan",), plan_scoped=True, allowed_as="physician", success=201),
+    Endpoint("GET", f"{C}/tapers/{{taper_id:uuid}}", plan_scoped=True),
+    Endpoint("PUT", f"{C}/tapers/{{taper_id:uuid}}/steps",
+             lambda s: {"steps": [{"date": "2030-02-01", "daily_mme": 27}]},
+             if_match="taper", probes=("taper",), plan_scoped=True, allowed_as="physician"),
+    Endpoint("PUT", f"{C}/tapers/{{taper_id:uuid}}/shared-decision",
+             lambda s: {"patient_agreed": True, "decided_on": "2026-01-02",
+                        "goals_served": [s.ids["goal_id"]]},
+             if_match="taper", probes=("taper",), plan_scoped=True, allowed_as="physician"),
+    Endpoint("POST", f"{C}/tapers/{{taper_id:uuid}}/acknowledgements",
+             lambda s: {"kind": "no-shared-decision", "reason": "decided at the next visit"},
+             if_match="taper", probes=("taper",), plan_scoped=True, allowed_as="physician"),
+    Endpoint("POST", f"{C}/tapers/{{taper_id:uuid}}/status", lambda s: {"status": "revoked"},
+             if_match="taper", probes=("taper",), plan_scoped=True, allowed_as="physician"),
     Endpoint("GET", f"{C}/reviews", plan_scoped=True),
     Endpoint("POST", f"{C}/reviews",
              lambda s: {"entries": [{"goal_id": s.ids["goal_id"], "level": 1}],
@@ -385,6 +413,11 @@ FORBIDDEN: list[tuple[str, Endpoint]] = [
     # medications are the physician's (and coordinators') to record; the rest of the team reads
     ("psychologist", BY_ID["POST /care-plans/{plan_id}/medications"]),
     ("physical_therapist", BY_ID["PATCH /care-plans/{plan_id}/medications/{medication_id}"]),
+    # tapers are decided by a physician on the team, not by coordinators or other disciplines
+    ("coordinator", BY_ID["POST /care-plans/{plan_id}/tapers"]),
+    ("psychologist", BY_ID["PUT /care-plans/{plan_id}/tapers/{taper_id}/steps"]),
+    ("coordinator", BY_ID["POST /care-plans/{plan_id}/tapers/{taper_id}/acknowledgements"]),
+    ("acupuncturist", BY_ID["POST /care-plans/{plan_id}/opioid-reviews"]),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import msgspec
@@ -12,6 +13,7 @@ from domain.care_plan import CarePlan, TeamMember
 from domain.errors import NotFound
 from domain.goal import Goal
 from domain.medication import MedicationStatement
+from domain.opioids.taper import TaperPlan
 from domain.review import GoalReview
 from service.db import tables as t
 from service.db.repos.base import Repository, compare_and_set, to_row
@@ -35,6 +37,11 @@ SELECT (to_jsonb(p) || jsonb_build_object(
     'activities', coalesce((
         SELECT jsonb_agg(to_jsonb(a) ORDER BY a.created_at, a.id)
         FROM activities a WHERE a.care_plan_id = p.id), '[]'::jsonb),
+    'tapers', coalesce((
+        SELECT jsonb_agg(tp.document ORDER BY tp.created_at, tp.id)
+        FROM taper_plans tp WHERE tp.care_plan_id = p.id), '[]'::jsonb),
+    'opioid_reviewed_on', (
+        SELECT max(o.reviewed_on) FROM opioid_reviews o WHERE o.care_plan_id = p.id),
     'medications', coalesce((
         SELECT jsonb_agg(to_jsonb(s) ORDER BY s.created_at, s.id)
         FROM medication_statements s WHERE s.care_plan_id = p.id), '[]'::jsonb),
@@ -55,7 +62,8 @@ READ_PLAN_FOR_UPDATE = sa.text(_DOCUMENT + " FOR UPDATE OF p").bindparams(
     *READ_PLAN._bindparams.values()
 )
 _decoder = msgspec.json.Decoder(CarePlan)
-_CHILDREN = ("team", "goals", "activities", "reviews", "medications")
+_CHILDREN = ("team", "goals", "activities", "reviews", "medications", "tapers",
+             "opioid_reviewed_on")
 
 
 class CarePlanRepository(Repository):
@@ -92,8 +100,7 @@ class CarePlanRepository(Repository):
                 "team",
                 "goals",
                 "activities",
-                "reviews",
-                "medications",
+                *_CHILDREN,
                 "version",
                 "created_by",
                 "created_at",
@@ -160,6 +167,25 @@ class CarePlanRepository(Repository):
             statement.version,
             values,
         )
+
+    async def add_taper(self, plan: CarePlan, taper: TaperPlan) -> None:
+        await self.conn.execute(t.taper_plans.insert().values(
+            id=taper.id, clinic_id=plan.clinic_id, care_plan_id=plan.id,
+            patient_id=plan.patient_id, status=taper.status.value,
+            document=msgspec.to_builtins(taper), version=taper.version))
+
+    async def save_taper(self, taper: TaperPlan) -> None:
+        await compare_and_set(self.conn, t.taper_plans, "taper plan", taper.id, taper.version, {
+            "status": taper.status.value, "document": msgspec.to_builtins(taper),
+            "updated_at": sa.func.clock_timestamp()})
+
+    async def add_opioid_review(self, plan: CarePlan, reviewed_on: dt.date,
+                                reviewed_by: uuid.UUID, note: str | None) -> uuid.UUID:
+        review_id = uuid.uuid4()
+        await self.conn.execute(t.opioid_reviews.insert().values(
+            id=review_id, clinic_id=plan.clinic_id, care_plan_id=plan.id,
+            reviewed_on=reviewed_on, reviewed_by=reviewed_by, note=note))
+        return review_id
 
     async def add_review(self, plan: CarePlan, review: GoalReview) -> None:
         await self.conn.execute(

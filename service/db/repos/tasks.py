@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import sqlalchemy as sa
@@ -7,6 +8,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain.errors import NotFound
 from domain.task import Task
+from domain.transitions import TASK_OPEN
+from domain.vocab import TaskStatus
 from service.db import tables as t
 from service.db.repos.base import Repository, compare_and_set, from_row, to_row
 
@@ -41,3 +44,20 @@ class TaskRepository(Repository):
     async def save(self, task: Task) -> None:
         values = to_row(task, exclude=("id", "clinic_id", "version", "created_at"))
         await compare_and_set(self.conn, t.tasks, "task", task.id, task.version, values)
+
+    async def complete_by_key(self, dedupe_key: str, reason: str, now: dt.datetime) -> int:
+        """Complete the open task opened for `dedupe_key` (a hit, a due review)."""
+        return await self._complete(t.tasks.c.dedupe_key == dedupe_key, reason, now)
+
+    async def complete_prefix(self, prefix: str, reason: str, now: dt.datetime) -> int:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return await self._complete(t.tasks.c.dedupe_key.like(escaped + "%"), reason, now)
+
+    async def _complete(self, where: sa.ColumnElement[bool], reason: str,
+                        now: dt.datetime) -> int:
+        result = await self.conn.execute(
+            t.tasks.update()
+            .where(where, t.tasks.c.status.in_([s.value for s in TASK_OPEN]))
+            .values(status=TaskStatus.COMPLETED.value, status_reason=reason, updated_at=now,
+                    version=t.tasks.c.version + 1))
+        return result.rowcount
