@@ -8,12 +8,14 @@ import datetime as dt
 import random
 import uuid
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.activity import Activity, Frequency
 from domain.actor import Actor
 from domain.care_plan import CarePlan
 from domain.goal import Acceptance, GasLevels, Goal, Measure
+from domain.medication import MedicationStatement, Schedule
 from domain.patient import Consent, ContactPoint, Identifier, Patient, QuietHours
 from domain.staff import Discipline, Staff
 from domain.vocab import (
@@ -28,7 +30,7 @@ from domain.vocab import (
     Role,
 )
 from service.db.uow import UnitOfWork, unit_of_work
-from service.usecases import care_plans, patients
+from service.usecases import care_plans, medications, patients
 
 DEMO_SLUG = "demo"
 DEMO_STAFF = [
@@ -138,6 +140,27 @@ ACTIVITIES = [
         "Medication review and sleep hygiene",
         Frequency(count=1, period=1, unit="mo"),
     ),
+]
+
+
+def _statement(rxcui: str, display: str, quantity: float, unit: str, schedule: Schedule,
+               route: str = "oral") -> MedicationStatement:
+    return MedicationStatement(id=uuid.UUID(int=0), care_plan_id=uuid.UUID(int=0),
+                               patient_id=uuid.UUID(int=0), rxnorm_code=rxcui, display=display,
+                               dose_quantity=quantity, dose_unit=unit, schedule=schedule,
+                               route=route)
+
+
+# RXCUIs from the shipped opioid table (domain/opioids/data, CDC value sets).
+MEDICATIONS: list[list[MedicationStatement]] = [
+    [_statement("1049621", "oxycodone hydrochloride 5 MG Oral Tablet", 1, "tablet",
+                Schedule(count=4)),
+     _statement("245134", "72 HR fentanyl 0.025 MG/HR Transdermal System", 1, "patch",
+                Schedule(count=1, period=72, unit="h"), route="transdermal")],
+    [_statement("857002", "acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet",
+                1, "tablet", Schedule(count=1, period=6, unit="h", as_needed=True,
+                                      max_per_day=4))],
+    [],
 ]
 
 
@@ -287,5 +310,12 @@ async def _seed_patient(
             ),
             now,
         )
+    physician = _actor(clinicians["physician"])
+    for medication in MEDICATIONS[index % len(MEDICATIONS)]:
+        statement = msgspec.structs.replace(
+            medication, id=uuid.uuid4(), care_plan_id=plan.id, patient_id=patient.id,
+            period_start=now.date() - dt.timedelta(days=rng.randrange(30, 900)),
+            source=str(physician.staff_id))
+        await medications.record(uow, physician, plan.id, statement, now)
     loaded = await uow.care_plans.get(clinic_id, plan.id)
     await care_plans.transition(uow, coord, plan.id, PlanStatus.ACTIVE, loaded.version, now)

@@ -10,6 +10,7 @@ from arq.connections import RedisSettings
 
 from service.settings import Settings
 from workers.context import shutdown, startup
+from workers.opioid_reviews import open_opioid_review_tasks
 from workers.reviews import open_review_due_tasks
 
 
@@ -21,9 +22,11 @@ def redis_settings(settings: Settings | None = None) -> RedisSettings:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [open_review_due_tasks]
+    functions: ClassVar[list[Any]] = [open_review_due_tasks, open_opioid_review_tasks]
     cron_jobs: ClassVar[list[Any]] = [
         cron(open_review_due_tasks, minute={5}, unique=True, run_at_startup=True, timeout=300),
+        cron(open_opioid_review_tasks, minute={10}, unique=True, run_at_startup=True,
+             timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -44,6 +44,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_medication_statements'))
     )
     op.create_index('ix_medication_statements_patient', 'medication_statements', ['patient_id', 'status'], unique=False)
+    op.create_index('ix_medication_statements_active', 'medication_statements', ['care_plan_id'], unique=False, postgresql_where=sa.text("status = 'active'"))
     op.create_index('ix_medication_statements_plan', 'medication_statements', ['care_plan_id', 'created_at'], unique=False)
     op.create_table('taper_plans',
     sa.Column('id', sa.UUID(), nullable=False),
@@ -85,6 +86,7 @@ def downgrade() -> None:
     op.drop_index('ix_taper_plans_plan', table_name='taper_plans')
     op.drop_table('taper_plans')
     op.drop_index('ix_medication_statements_plan', table_name='medication_statements')
+    op.drop_index('ix_medication_statements_active', table_name='medication_statements', postgresql_where=sa.text("status = 'active'"))
     op.drop_index('ix_medication_statements_patient', table_name='medication_statements')
     op.drop_table('medication_statements')
     # ### end Alembic commands ###

@@ -304,6 +304,8 @@ medication_statements = sa.Table(
     _version(), _ts("created_at"), _ts("updated_at"),
     sa.Index("ix_medication_statements_plan", "care_plan_id", "created_at"),
     sa.Index("ix_medication_statements_patient", "patient_id", "status"),
+    sa.Index("ix_medication_statements_active", "care_plan_id",
+             postgresql_where=sa.text("status = 'active'")),
 )
 
 taper_plans = sa.Table(
