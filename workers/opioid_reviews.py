@@ -17,6 +17,7 @@ from domain.opioids.terminology import load_terminology
 from domain.task import Task
 from domain.vocab import TaskKind, TaskPriority
 from service.db import tables as t
+from service.db.queries import OPEN_GOALS
 from service.db.uow import unit_of_work
 
 log = structlog.get_logger("concord.worker.opioid_reviews")
@@ -38,6 +39,23 @@ def _physician(plan_id: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
                    t.care_team_members.c.discipline == "physician")
             .order_by(t.care_team_members.c.lead.desc(), t.care_team_members.c.added_at)
             .limit(1).scalar_subquery())
+
+
+async def _pull_in_goal_reviews(conn: Any, plan_id: uuid.UUID,
+                                 due_on: dt.date) -> list[uuid.UUID]:
+    """The physician's goals on a plan with an active opioid are reviewed with the patient
+    no later than the opioid review: their next review date moves in to it, so the
+    goal-review reminders follow the 90-day clock. Returns the goals moved."""
+    result = await conn.execute(
+        t.goals.update()
+        .where(t.goals.c.care_plan_id == plan_id,
+               t.goals.c.lifecycle_status.in_(OPEN_GOALS),
+               t.goals.c.owners.contains(["physician"]),
+               sa.or_(t.goals.c.next_review_date.is_(None),
+                      t.goals.c.next_review_date > due_on))
+        .values(next_review_date=due_on, version=t.goals.c.version + 1)
+        .returning(t.goals.c.id))
+    return [row[0] for row in result]
 
 
 async def open_opioid_review_tasks(ctx: dict[str, Any], today: dt.date | None = None) -> int:
@@ -69,6 +87,8 @@ async def open_opioid_review_tasks(ctx: dict[str, Any], today: dt.date | None = 
         for plan_id, (clinic_id, patient_id) in plans.items():
             last = reviewed[plan_id] if reviewed[plan_id] != dt.date.min else None
             clock = review_clock(started[plan_id], last, today)
+            for goal_id in await _pull_in_goal_reviews(uow.conn, plan_id, clock.due_on):
+                uow.audit(None, "update", "Goal", goal_id, patient_id, clinic_id=clinic_id)
             if not clock.task_due:
                 continue
             task = Task(

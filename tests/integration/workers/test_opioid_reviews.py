@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.factories import ClinicWorld, create_plan
+from tests.factories import ClinicWorld, add_goal, create_plan
 from workers.opioid_reviews import open_opioid_review_tasks
 
 pytestmark = pytest.mark.asyncio
@@ -24,6 +24,8 @@ async def _tasks(client: Any, world: ClinicWorld, plan_id: str) -> list[dict[str
 async def test_review_task_opens_two_weeks_before_and_a_review_closes_it(
         client: Any, world: ClinicWorld, engine: AsyncEngine) -> None:
     plan = await create_plan(client, world)
+    sleep_goal = await add_goal(client, world, plan["id"], "physician", "Sleep six hours")
+    walk_goal = await add_goal(client, world, plan["id"], "physical_therapist")
     today = dt.date.today()
     started = today - dt.timedelta(days=80)  # due in 10 days
     recorded = await client.post(
@@ -42,6 +44,11 @@ async def test_review_task_opens_two_weeks_before_and_a_review_closes_it(
     assert len(tasks) == 1
     due = (started + dt.timedelta(days=90)).isoformat()
     assert tasks[0]["due_on"] == due and tasks[0]["owner_id"] == str(world.staff["physician"].id)
+    goals = {g["id"]: g for g in (await client.get(
+        f"/api/v1/care-plans/{plan['id']}/goals", headers=world.auth("physician"))).json()}
+    # the physician's goal is reviewed with the opioid review; the therapist's keeps its date
+    assert goals[sleep_goal["id"]]["next_review_date"] == due
+    assert goals[walk_goal["id"]]["next_review_date"] == walk_goal["next_review_date"]
     reviewed = await client.post(f"/api/v1/care-plans/{plan['id']}/opioid-reviews",
                                  headers=world.auth("physician"),
                                  json={"reviewed_on": today.isoformat(), "note": "benefits hold"})
