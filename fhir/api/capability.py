@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from fhir.mapping import extensions as ext
+from fhir.mapping import opioids
 
 FHIR_VERSION = "4.0.1"
 
@@ -13,6 +14,26 @@ FHIR_VERSION = "4.0.1"
 IMPLEMENTED: dict[str, list[str]] = {
     "CarePlan": ["read"],
     "Goal": ["read"],
+    "Observation": ["read"],
+    "DetectedIssue": ["read", "search-type"],
+}
+
+# computed from the plan on each read: no versions, no ETag
+UNVERSIONED = frozenset({"Observation", "DetectedIssue"})
+
+# resource type -> search parameters this server implements for it
+SEARCH_PARAMS: dict[str, list[dict[str, str]]] = {
+    "DetectedIssue": [
+        {
+            "name": "implicated",
+            "definition": "http://hl7.org/fhir/SearchParameter/DetectedIssue-implicated",
+            "type": "reference",
+            "documentation": (
+                "CarePlan/{id} only: the opioid taper guardrail hits of that plan not yet "
+                "acknowledged; required"
+            ),
+        }
+    ],
 }
 
 
@@ -42,15 +63,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                     ],
                     "description": "Bearer tokens issued to clinic staff",
                 },
-                "resource": [
-                    {
-                        "type": name,
-                        "interaction": [{"code": code} for code in codes],
-                        "versioning": "versioned",
-                        "readHistory": False,
-                    }
-                    for name, codes in IMPLEMENTED.items()
-                ],
+                "resource": [_resource(name, codes) for name, codes in IMPLEMENTED.items()],
             }
         ],
         "extension": [
@@ -58,6 +71,18 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                 "url": "https://concord.invalid/fhir/StructureDefinition/defines-extension",
                 "valueUri": url,
             }
-            for url in ext.ALL
+            for url in (*ext.ALL, *opioids.EXTENSIONS)
         ],
     }
+
+
+def _resource(name: str, codes: list[str]) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "type": name,
+        "interaction": [{"code": code} for code in codes],
+        "versioning": "no-version" if name in UNVERSIONED else "versioned",
+        "readHistory": False,
+    }
+    if name in SEARCH_PARAMS:
+        resource["searchParam"] = SEARCH_PARAMS[name]
+    return resource
