@@ -13,9 +13,12 @@ from litestar import Controller, Request, Response, get, post, put
 from domain.actor import Actor
 from domain.errors import Invalid, NotFound
 from domain.opioids import taper as tapers
+from domain.opioids.history import MmeHistory, mme_history
 from domain.opioids.safety import OpioidSafety
+from domain.opioids.terminology import load_terminology
 from domain.vocab import PlanStatus
 from service.api.deps import expected_version, idempotent, with_etag
+from service.charts import render_mme_chart
 from service.db.uow import UnitOfWork
 from service.usecases import opioids
 
@@ -92,6 +95,23 @@ class OpioidController(Controller):
                      now: dt.datetime) -> OpioidSafety:
         _, summary = await opioids.safety(uow, actor, plan_id, now.date())
         return summary
+
+    @get("/opioid-safety/history")
+    async def history(self, plan_id: uuid.UUID, uow: UnitOfWork, actor: Actor,
+                      now: dt.datetime, since: dt.date | None = None) -> MmeHistory:
+        """Total MME/day over time, the taper's plan, and the dates to mark; `since`
+        leaves out what came before."""
+        plan, _ = await opioids.safety(uow, actor, plan_id, now.date())
+        return mme_history(plan, load_terminology().lookup, now.date(), since)
+
+    @get("/opioid-safety/history.svg", media_type="image/svg+xml")
+    async def history_chart(self, plan_id: uuid.UUID, uow: UnitOfWork, actor: Actor,
+                            now: dt.datetime, since: dt.date | None = None) -> Response[str]:
+        """The same history as an accessible SVG chart."""
+        plan, _ = await opioids.safety(uow, actor, plan_id, now.date())
+        history = mme_history(plan, load_terminology().lookup, now.date(), since)
+        svg = render_mme_chart(history, f"Total opioid dose, MME/day: {plan.title}")
+        return Response(svg, media_type="image/svg+xml")
 
     @post("/opioid-reviews", status_code=201)
     async def review(self, request: Request[Any, Any, Any], plan_id: uuid.UUID,
