@@ -14,6 +14,7 @@ FHIR_VERSION = "4.0.1"
 IMPLEMENTED: dict[str, list[str]] = {
     "CarePlan": ["read"],
     "Goal": ["read"],
+    "MedicationStatement": ["read"],
     "Observation": ["read"],
     "DetectedIssue": ["read", "search-type"],
 }

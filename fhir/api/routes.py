@@ -16,9 +16,10 @@ from domain.actor import Actor
 from domain.errors import DomainError, Forbidden, NotFound
 from fhir.api.capability import capability_statement
 from fhir.mapping import care_plan as mapping
+from fhir.mapping import medication as medication_mapping
 from fhir.mapping import opioids as opioid_mapping
 from service.db.uow import UnitOfWork
-from service.usecases import care_plans, opioids
+from service.usecases import care_plans, medications, opioids
 
 FHIR_JSON = "application/fhir+json"
 
@@ -92,6 +93,17 @@ async def read_goal(goal_id: uuid.UUID, uow: UnitOfWork, actor: Actor) -> Respon
         raise NotFound("Goal")
     plan, goal = await care_plans.get_goal(uow, actor, plan_id, goal_id)
     return _resource(mapping.goal(goal, plan))
+
+
+@get("/MedicationStatement/{statement_id:uuid}", media_type=FHIR_JSON)
+async def read_medication_statement(
+    statement_id: uuid.UUID, uow: UnitOfWork, actor: Actor
+) -> Response[dict[str, Any]]:
+    plan_id = await uow.care_plans.plan_of_medication(actor.clinic_id, statement_id)
+    if plan_id is None:
+        raise NotFound("MedicationStatement")
+    statement = await medications.get(uow, actor, plan_id, statement_id)
+    return _resource(medication_mapping.medication_statement(statement))
 
 
 def _computed(body: dict[str, Any]) -> Response[dict[str, Any]]:
@@ -188,6 +200,7 @@ fhir_router = Router(
         metadata,
         read_care_plan,
         read_goal,
+        read_medication_statement,
         read_observation,
         read_detected_issue,
         search_detected_issues,

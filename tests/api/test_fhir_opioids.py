@@ -104,6 +104,7 @@ async def test_metadata_lists_observation_and_detected_issue(client: Any) -> Non
     assert served == {
         "CarePlan": ["read"],
         "Goal": ["read"],
+        "MedicationStatement": ["read"],
         "Observation": ["read"],
         "DetectedIssue": ["read", "search-type"],
     }

@@ -18,7 +18,8 @@ async def test_metadata_lists_only_what_is_served(client: Any) -> None:
     body = response.json()
     assert body["fhirVersion"] == "4.0.1"
     served = {r["type"]: [i["code"] for i in r["interaction"]] for r in body["rest"][0]["resource"]}
-    assert served == {"CarePlan": ["read"], "Goal": ["read"], "Observation": ["read"],
+    assert served == {"CarePlan": ["read"], "Goal": ["read"], "MedicationStatement": ["read"],
+                      "Observation": ["read"],
                       "DetectedIssue": ["read", "search-type"]}
 
 
@@ -47,4 +48,32 @@ async def test_fhir_errors_are_operation_outcomes(
     assert other.status_code == 404
     assert other.json()["issue"][0]["code"] == "not-found"
     outsider = await client.get(f"/fhir/CarePlan/{plan['id']}", headers=world.auth("outsider"))
+    assert outsider.status_code == 404
+
+
+async def test_medication_statement_reads_as_rxnorm_coded_fhir(client: Any,
+                                                               world: ClinicWorld) -> None:
+    from fhir.resources.R4B.medicationstatement import MedicationStatement
+
+    plan = await create_plan(client, world)
+    recorded = await client.post(
+        f"/api/v1/care-plans/{plan['id']}/medications", headers=world.auth("physician"),
+        json={"rxnorm_code": "857002",
+              "display": "acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet",
+              "dose_quantity": 1, "dose_unit": "tablet", "period_start": "2026-01-05",
+              "schedule": {"count": 1, "period": 6, "unit": "h", "as_needed": True,
+                           "max_per_day": 4}})
+    assert recorded.status_code == 201
+    response = await client.get(f"/fhir/MedicationStatement/{recorded.json()['id']}",
+                                headers=world.auth("acupuncturist"))
+    assert response.status_code == 200, response.text
+    resource = MedicationStatement.model_validate(response.json())
+    coding = resource.medicationCodeableConcept.coding[0]
+    assert (coding.system, coding.code) == ("http://www.nlm.nih.gov/research/umls/rxnorm", "857002")
+    dosage = resource.dosage[0]
+    assert dosage.asNeededBoolean is True
+    assert float(dosage.maxDosePerPeriod.numerator.value) == 4
+    assert str(resource.effectivePeriod.start) == "2026-01-05"
+    outsider = await client.get(f"/fhir/MedicationStatement/{recorded.json()['id']}",
+                                headers=world.auth("outsider"))
     assert outsider.status_code == 404

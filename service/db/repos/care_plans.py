@@ -85,6 +85,13 @@ class CarePlanRepository(Repository):
             )
         )
 
+    async def plan_of_medication(self, clinic_id: uuid.UUID,
+                                 statement_id: uuid.UUID) -> uuid.UUID | None:
+        return await self.conn.scalar(
+            sa.select(t.medication_statements.c.care_plan_id).where(
+                t.medication_statements.c.id == statement_id,
+                t.medication_statements.c.clinic_id == clinic_id))
+
     async def add(self, plan: CarePlan) -> None:
         await self.conn.execute(
             t.care_plans.insert().values(**to_row(plan, exclude=(*_CHILDREN, "updated_at")))
