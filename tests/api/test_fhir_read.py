@@ -72,7 +72,7 @@ async def test_medication_statement_reads_as_rxnorm_coded_fhir(client: Any,
     assert (coding.system, coding.code) == ("http://www.nlm.nih.gov/research/umls/rxnorm", "857002")
     dosage = resource.dosage[0]
     assert dosage.asNeededBoolean is True
-    assert float(dosage.maxDosePerPeriod.numerator.value) == 4
+    assert dosage.maxDosePerPeriod.numerator.value == 4
     assert str(resource.effectivePeriod.start) == "2026-01-05"
     outsider = await client.get(f"/fhir/MedicationStatement/{recorded.json()['id']}",
                                 headers=world.auth("outsider"))
