@@ -1,29 +1,51 @@
 """A development SMTP server (aiosmtpd) that keeps every message it receives as one
-`.eml` file, so that what patients would receive can be opened and checked."""
+`.eml` file, so that what patients would receive can be opened and checked.
+
+Like a careful receiving system, it deduplicates by Message-ID: the outbox gives every
+email a Message-ID derived from what the message is, so a retry after a crash between the
+server's acceptance and the outbox's commit lands once."""
 
 from __future__ import annotations
 
+import email.parser
+import hashlib
 import socket
-import uuid
+import threading
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 
+_headers = email.parser.BytesHeaderParser()
+
+
+def message_id_of(content: bytes) -> str | None:
+    value = _headers.parsebytes(content).get("Message-ID")
+    return value.strip() if value else None
+
 
 class _Handler:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.lock = threading.Lock()
+        self.seen = {mid for path in folder.glob("*.eml")
+                     if (mid := message_id_of(path.read_bytes())) is not None}
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         if isinstance(content, str):
             content = content.encode()
-        name = f"{uuid.uuid4().hex}.eml"
+        message_id = message_id_of(content)
+        with self.lock:
+            if message_id is not None and message_id in self.seen:
+                return "250 Message accepted (duplicate Message-ID, kept once)"
+            if message_id is not None:
+                self.seen.add(message_id)
+        name = hashlib.sha256((message_id or content.decode("latin-1")).encode()).hexdigest()[:32]
         tmp = self.folder / f".{name}.tmp"
         tmp.write_bytes(content)
-        tmp.rename(self.folder / name)  # atomic: readers never see half a message
+        tmp.rename(self.folder / f"{name}.eml")  # atomic: readers never see half a message
         return "250 Message accepted for delivery"
 
 
@@ -32,7 +54,7 @@ class MailSink:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.host = host
-        self.port = port if _free(host, port) else _any_free_port(host)
+        self.port = port if port and _free(host, port) else _any_free_port(host)
         self.controller = Controller(_Handler(folder), hostname=host, port=self.port)
 
     def start(self) -> None:
