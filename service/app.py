@@ -21,6 +21,7 @@ from service.api.care_plans import CarePlanController
 from service.api.deps import provide_actor, provide_now, provide_uow
 from service.api.health import live, ready
 from service.api.medications import MedicationController
+from service.api.messages import MessageController
 from service.api.opioids import OpioidController
 from service.api.patients import PatientController
 from service.api.plan_parts import (
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> Litestar:
             AuditController,
             MedicationController,
             OpioidController,
+            MessageController,
         ],
     )
     prometheus = PrometheusConfig(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import msgspec
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 
 from service.settings import Settings
 from workers.context import shutdown, startup
 from workers.opioid_reviews import open_opioid_review_tasks
+from workers.outbox import SEND_JOB_TIMEOUT, relay_outbox, send_message
 from workers.reviews import open_review_due_tasks
 
 
@@ -22,11 +23,14 @@ def redis_settings(settings: Settings | None = None) -> RedisSettings:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [open_review_due_tasks, open_opioid_review_tasks]
+    functions: ClassVar[list[Any]] = [open_review_due_tasks, open_opioid_review_tasks,
+                                      func(send_message, timeout=SEND_JOB_TIMEOUT)]
     cron_jobs: ClassVar[list[Any]] = [
         cron(open_review_due_tasks, minute={5}, unique=True, run_at_startup=True, timeout=300),
         cron(open_opioid_review_tasks, minute={10}, unique=True, run_at_startup=True,
              timeout=300),
+        # The outbox's backstop: what is due in PostgreSQL gets a send job (ADR outbox).
+        cron(relay_outbox, unique=True, run_at_startup=True, timeout=120),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -331,3 +331,38 @@ opioid_reviews = sa.Table(
     _ts("created_at"),
     sa.Index("ix_opioid_reviews_plan", "care_plan_id", "reviewed_on"),
 )
+
+messages = sa.Table(
+    "messages", metadata,
+    _id(), _clinic(),
+    sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id"), nullable=False),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id")),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("subject", sa.String(300)),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text),
+    # What the message is (a plan and an occurrence): writing it twice keeps one row.
+    sa.Column("idempotency_key", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False, server_default="queued"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False, server_default="8"),
+    _ts("next_attempt_at"),
+    _ts("lease_until", nullable=True),
+    # The error class and the provider's code only: never an address or any content.
+    sa.Column("last_error", sa.String(200)),
+    sa.Column("provider_message_id", sa.String(200)),
+    _ts("sent_at", nullable=True),
+    _version(), _ts("created_at"), _ts("updated_at"),
+    sa.UniqueConstraint("clinic_id", "idempotency_key", name="uq_messages_clinic_key"),
+    sa.CheckConstraint("status IN ('queued','sending','sent','failed','dead')", name="status"),
+    sa.CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="attempts"),
+    # What the relay and the claim look for: due rows, and claims whose lease ran out.
+    sa.Index("ix_messages_due", "next_attempt_at",
+             postgresql_where=sa.text("status IN ('queued','failed')")),
+    sa.Index("ix_messages_lease", "lease_until", postgresql_where=sa.text("status = 'sending'")),
+    sa.Index("ix_messages_clinic_created", "clinic_id", "created_at", "id"),
+    sa.Index("ix_messages_clinic_status", "clinic_id", "status", "created_at", "id"),
+    sa.Index("ix_messages_patient", "patient_id", "created_at"),
+)

@@ -15,6 +15,7 @@ from service.db.repos.audit import AuditEntry, AuditRepository
 from service.db.repos.care_plans import CarePlanRepository
 from service.db.repos.clinics import ClinicRepository
 from service.db.repos.idempotency import IdempotencyRepository
+from service.db.repos.messages import MessageRepository
 from service.db.repos.patients import PatientRepository
 from service.db.repos.staff import StaffRepository, TokenRepository
 from service.db.repos.tasks import TaskRepository
@@ -38,6 +39,7 @@ class UnitOfWork:
         self.care_plans = CarePlanRepository(conn)
         self.tasks = TaskRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
+        self.messages = MessageRepository(conn)
         self._audit = AuditRepository(conn)
         self._pending_audit: list[AuditEntry] = []
 

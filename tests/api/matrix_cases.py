@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.message import Channel, Message
 from domain.staff import Staff
 from domain.vocab import Role
 from service.db.uow import unit_of_work
@@ -150,6 +151,7 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
     await _ok(await client.get(f"{API}/staff", headers={
         "Authorization": f"Bearer {revoked['token']}"}), 200)
     await _ok(await client.delete(f"{tokens}/{revoked['id']}", headers=admin), 200)
+    message = await add_dead_message(engine, world, patient["id"], plan["id"], secrets["email"])
     custom = f"chiro_{tag}"
     await _ok(await client.post(f"{API}/disciplines", headers=admin,
                                 json={"code": custom, "display": secrets["discipline"]}))
@@ -159,10 +161,30 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
              "activity_id": activity["id"], "task_id": task["id"],
              "medication_id": medication["id"], "taper_id": taper["taper"]["id"],
              "member_id": members["psychologist"], "staff_id": psychologist,
-             "token_id": live["id"]},
+             "token_id": live["id"], "message_id": str(message.id)},
         secrets=secrets, live_token=live["token"], revoked_token=revoked["token"],
         custom_discipline=custom,
         extra_ids={review["id"], revoked["id"], *members.values()})
+
+
+async def add_dead_message(engine: AsyncEngine, world: ClinicWorld, patient_id: str,
+                           plan_id: str | None, recipient: str) -> Message:
+    """A check-in e-mail the server refused: written, claimed and declared dead through
+    the outbox repository, as the worker would (tests/integration/workers/test_outbox.py
+    does it against a real SMTP server)."""
+    message = Message(
+        id=uuid.uuid4(), clinic_id=world.id, patient_id=uuid.UUID(patient_id),
+        care_plan_id=uuid.UUID(plan_id) if plan_id else None, kind="check-in",
+        channel=Channel.EMAIL, recipient=recipient, subject="How are we doing together?",
+        body_text="Five short questions about our work together.",
+        idempotency_key=f"check-in:{plan_id}:{uuid.uuid4().hex}")
+    async with unit_of_work(engine) as uow:
+        assert await uow.messages.enqueue(message)
+        claimed = await uow.messages.claim_one(message.id, dt.timedelta(minutes=1))
+        assert claimed is not None
+        assert await uow.messages.mark_dead(message.id, claimed.attempts,
+                                            "SMTPRecipientsRefused 550")
+    return message
 
 
 async def add_dead_tokens(client: Any, engine: AsyncEngine, scene: Scene) -> None:
@@ -209,6 +231,7 @@ PROBES: dict[str, tuple[str, str | None]] = {
     "disciplines": (f"{API}/disciplines", None),
     "task": (f"{API}/tasks/{{task_id}}", None),
     "tasks": (f"{API}/tasks?limit=100", None),
+    "message": (f"{API}/messages/{{message_id}}", None),
 }
 
 
@@ -384,6 +407,11 @@ ENDPOINTS: list[Endpoint] = [
              if_match="task", probes=("task",), plan_scoped=True),
     # audit
     Endpoint("GET", f"{API}/audit-events"),
+    # the outbox (coordinators and admins)
+    Endpoint("GET", f"{API}/messages"),
+    Endpoint("GET", f"{API}/messages/{{message_id:uuid}}"),
+    Endpoint("POST", f"{API}/messages/{{message_id:uuid}}/requeue", if_match="message",
+             probes=("message",)),
 ]
 BY_ID = {e.id: e for e in ENDPOINTS}
 
@@ -394,7 +422,9 @@ _MANAGER_ONLY = ["POST /patients", "PATCH /patients/{patient_id}", "POST /care-p
                  "PATCH /care-plans/{plan_id}", "POST /care-plans/{plan_id}/status",
                  "POST /care-plans/{plan_id}/team",
                  "DELETE /care-plans/{plan_id}/team/{member_id}",
-                 "POST /care-plans/{plan_id}/team/{member_id}/lead"]
+                 "POST /care-plans/{plan_id}/team/{member_id}/lead",
+                 "GET /messages", "GET /messages/{message_id}",
+                 "POST /messages/{message_id}/requeue"]
 _ADMIN_ONLY = ["POST /staff", "PATCH /staff/{staff_id}", "POST /staff/{staff_id}/tokens",
                "GET /staff/{staff_id}/tokens", "DELETE /staff/{staff_id}/tokens/{token_id}",
                "POST /disciplines", "GET /audit-events"]
@@ -454,9 +484,13 @@ LIST_CASES: list[ListCase] = [
     ListCase("audit-events", lambda s: f"{API}/audit-events?limit=500", own_row="patient_id"),
     ListCase("audit-events-by-patient",
              lambda s: f"{API}/audit-events?patient_id={s.ids['patient_id']}", not_found=True),
+    ListCase("messages", lambda s: f"{API}/messages?limit=100", own_row="message_id"),
+    ListCase("messages-dead", lambda s: f"{API}/messages?status=dead", own_row="message_id"),
+    ListCase("messages-by-patient",
+             lambda s: f"{API}/messages?patient_id={s.ids['patient_id']}", empty=True),
 ]
 LIST_TEMPLATES = {f"{API}/patients", f"{API}/staff", f"{API}/disciplines", f"{API}/care-plans",
-                  f"{API}/tasks", f"{API}/audit-events"}
+                  f"{API}/tasks", f"{API}/audit-events", f"{API}/messages"}
 """Every GET without an id in its path has a ListCase."""
 
 
