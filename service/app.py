@@ -18,6 +18,7 @@ from fhir.api.routes import fhir_router
 from service import logging as concord_logging
 from service.api.audit import AuditController
 from service.api.care_plans import CarePlanController
+from service.api.check_ins import CheckInController
 from service.api.deps import provide_actor, provide_now, provide_uow
 from service.api.health import live, ready
 from service.api.medications import MedicationController
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> Litestar:
             AuditController,
             MedicationController,
             OpioidController,
+            CheckInController,
             MessageController,
         ],
     )

@@ -366,3 +366,61 @@ messages = sa.Table(
     sa.Index("ix_messages_clinic_status", "clinic_id", "status", "created_at", "id"),
     sa.Index("ix_messages_patient", "patient_id", "created_at"),
 )
+
+check_ins = sa.Table(
+    "check_ins", metadata,
+    _id(), _clinic(),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
+    sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id"), nullable=False),
+    # The relationship asked about: the alliance is with a person, not with a clinic.
+    sa.Column("clinician_id", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deliver_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("send_now", sa.Boolean, nullable=False, server_default=sa.false()),
+    # scheduled -> queued (its message is in the outbox) -> answered; or withheld (no
+    # consent), expired (link ran out unanswered), cancelled.
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("status_reason", sa.String(200)),
+    # What the check-in is (plan and occurrence): scheduling it twice keeps one row.
+    sa.Column("occurrence_key", sa.String(200), nullable=False),
+    sa.Column("questionnaires", JSONB, nullable=False, server_default="[]"),
+    sa.Column("message_id", UUID(as_uuid=True), sa.ForeignKey("messages.id")),
+    _ts("answered_at", nullable=True),
+    sa.Column("requested_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    _version(), _ts("created_at"), _ts("updated_at"),
+    sa.UniqueConstraint("clinic_id", "occurrence_key", name="uq_check_ins_clinic_occurrence"),
+    sa.Index("ix_check_ins_due", "deliver_at", postgresql_where=sa.text("status = 'scheduled'")),
+    sa.Index("ix_check_ins_plan", "care_plan_id", "due_at"),
+    sa.Index("ix_check_ins_clinic_created", "clinic_id", "created_at", "id"),
+)
+
+patient_links = sa.Table(
+    "patient_links", metadata,
+    # The link's id is its jti: the signed token names it, and `used_at` makes it single-use.
+    _id(), _clinic(),
+    sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id"), nullable=False),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id")),
+    sa.Column("check_in_id", UUID(as_uuid=True), sa.ForeignKey("check_ins.id")),
+    sa.Column("purpose", sa.String(20), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    _ts("used_at", nullable=True),
+    _ts("created_at"),
+    sa.Index("ix_patient_links_check_in", "check_in_id"),
+)
+
+questionnaire_responses = sa.Table(
+    "questionnaire_responses", metadata,
+    _id(), _clinic(),
+    sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id"), nullable=False),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id")),
+    sa.Column("check_in_id", UUID(as_uuid=True), sa.ForeignKey("check_ins.id")),
+    sa.Column("clinician_id", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    sa.Column("questionnaire", sa.String(300), nullable=False),
+    # The FHIR QuestionnaireResponse as stored, and the scores computed from it.
+    sa.Column("resource", JSONB, nullable=False),
+    sa.Column("scores", JSONB, nullable=False, server_default="{}"),
+    sa.Column("authored_at", sa.DateTime(timezone=True), nullable=False),
+    _ts("created_at"),
+    sa.Index("ix_questionnaire_responses_patient", "patient_id", "clinician_id", "authored_at"),
+    sa.Index("ix_questionnaire_responses_plan", "care_plan_id", "authored_at"),
+)

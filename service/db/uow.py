@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.actor import Actor
 from service.db.repos.audit import AuditEntry, AuditRepository
 from service.db.repos.care_plans import CarePlanRepository
+from service.db.repos.check_ins import CheckInRepository
 from service.db.repos.clinics import ClinicRepository
 from service.db.repos.idempotency import IdempotencyRepository
 from service.db.repos.messages import MessageRepository
@@ -38,6 +39,7 @@ class UnitOfWork:
         self.patients = PatientRepository(conn)
         self.care_plans = CarePlanRepository(conn)
         self.tasks = TaskRepository(conn)
+        self.check_ins = CheckInRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
         self.messages = MessageRepository(conn)
         self._audit = AuditRepository(conn)

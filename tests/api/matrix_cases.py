@@ -152,6 +152,8 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
         "Authorization": f"Bearer {revoked['token']}"}), 200)
     await _ok(await client.delete(f"{tokens}/{revoked['id']}", headers=admin), 200)
     message = await add_dead_message(engine, world, patient["id"], plan["id"], secrets["email"])
+    check_in = await _ok(await client.post(f"{API}/check-ins", headers=coordinator, json={
+        "care_plan_id": plan["id"], "due_at": "2030-01-01T15:00:00Z"}))
     custom = f"chiro_{tag}"
     await _ok(await client.post(f"{API}/disciplines", headers=admin,
                                 json={"code": custom, "display": secrets["discipline"]}))
@@ -161,7 +163,8 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
              "activity_id": activity["id"], "task_id": task["id"],
              "medication_id": medication["id"], "taper_id": taper["taper"]["id"],
              "member_id": members["psychologist"], "staff_id": psychologist,
-             "token_id": live["id"], "message_id": str(message.id)},
+             "token_id": live["id"], "message_id": str(message.id),
+             "check_in_id": check_in["id"]},
         secrets=secrets, live_token=live["token"], revoked_token=revoked["token"],
         custom_discipline=custom,
         extra_ids={review["id"], revoked["id"], *members.values()})
@@ -393,6 +396,10 @@ ENDPOINTS: list[Endpoint] = [
              if_match="taper", probes=("taper",), plan_scoped=True, allowed_as="physician"),
     Endpoint("POST", f"{C}/tapers/{{taper_id:uuid}}/status", lambda s: {"status": "revoked"},
              if_match="taper", probes=("taper",), plan_scoped=True, allowed_as="physician"),
+    Endpoint("POST", f"{API}/check-ins",
+             lambda s: {"care_plan_id": s.ids["plan_id"], "due_at": "2031-06-01T15:00:00Z"},
+             probes=("plan",), plan_scoped=True, success=201),
+    Endpoint("GET", f"{API}/check-ins/{{check_in_id:uuid}}", plan_scoped=True),
     Endpoint("GET", f"{C}/reviews", plan_scoped=True),
     Endpoint("POST", f"{C}/reviews",
              lambda s: {"entries": [{"goal_id": s.ids["goal_id"], "level": 1}],
