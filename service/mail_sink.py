@@ -37,15 +37,16 @@ class _Handler:
         if isinstance(content, str):
             content = content.encode()
         message_id = message_id_of(content)
+        name = hashlib.sha256((message_id or content.decode("latin-1")).encode()).hexdigest()[:32]
         with self.lock:
             if message_id is not None and message_id in self.seen:
                 return "250 Message accepted (duplicate Message-ID, kept once)"
+            tmp = self.folder / f".{name}.tmp"
+            tmp.write_bytes(content)
+            tmp.rename(self.folder / f"{name}.eml")  # atomic: readers never see half a message
+            # Seen only once it is on disk: a failed write must not swallow the retry.
             if message_id is not None:
                 self.seen.add(message_id)
-        name = hashlib.sha256((message_id or content.decode("latin-1")).encode()).hexdigest()[:32]
-        tmp = self.folder / f".{name}.tmp"
-        tmp.write_bytes(content)
-        tmp.rename(self.folder / f"{name}.eml")  # atomic: readers never see half a message
         return "250 Message accepted for delivery"
 
 
