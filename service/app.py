@@ -36,6 +36,7 @@ from service.api.staff import DisciplineController, StaffController
 from service.api.tasks import TaskController
 from service.db.engine import make_engine
 from service.middleware import request_id_middleware
+from service.pages.routes import patient_pages
 from service.settings import Settings
 
 
@@ -84,7 +85,7 @@ def create_app(settings: Settings) -> Litestar:
     )
     concord_logging.configure(settings.log_level, settings.log_format)
     return Litestar(
-        route_handlers=[api, fhir_router, live, ready, MetricsController],
+        route_handlers=[api, fhir_router, live, ready, MetricsController, patient_pages],
         lifespan=[lifespan],
         # App-wide so that every boundary (the internal API, FHIR) shares one transaction
         # per request and one way of knowing who is asking.

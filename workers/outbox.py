@@ -32,6 +32,7 @@ from domain.message import (
     dead_reason,
     out_of_tries,
 )
+from domain.schedule import may_message
 from service.db.uow import unit_of_work
 from workers.channels import Channel, make_channel
 
@@ -127,6 +128,10 @@ async def _deliver(ctx: dict[str, Any], message: Message) -> MessageStatus:
     if out_of_tries(message.attempts, message.max_attempts):
         failure = DeliveryFailed("LeaseExpired", permanent=False)
         return await _record_failure(ctx, message, failure)
+    if not await _consented(ctx, message):
+        # An opt-out is honoured from the moment it is given, even for a queued message.
+        return await _record_failure(ctx, message, DeliveryFailed("ConsentWithdrawn",
+                                                                  permanent=True))
     try:
         provider_id = await _channel(ctx, message).send(message)
     except DeliveryFailed as failure:
@@ -138,6 +143,13 @@ async def _deliver(ctx: dict[str, Any], message: Message) -> MessageStatus:
     recorded = await _record_sent(ctx, message, provider_id)
     _log_outcome(message, MessageStatus.SENT, recorded)
     return MessageStatus.SENT
+
+
+async def _consented(ctx: dict[str, Any], message: Message) -> bool:
+    async with unit_of_work(ctx["engine"]) as uow:
+        patient = await uow.patients.get(message.clinic_id, message.patient_id)
+    allowed, _ = may_message(patient.consent, dt.datetime.now(dt.UTC))
+    return allowed
 
 
 async def _record_sent(ctx: dict[str, Any], message: Message, provider_id: str) -> bool:

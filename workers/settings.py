@@ -9,6 +9,7 @@ from arq import cron, func
 from arq.connections import RedisSettings
 
 from service.settings import Settings
+from workers.check_ins import dispatch_check_ins, schedule_check_ins
 from workers.context import shutdown, startup
 from workers.opioid_reviews import open_opioid_review_tasks
 from workers.outbox import SEND_JOB_TIMEOUT, relay_outbox, send_message
@@ -31,6 +32,9 @@ class WorkerSettings:
              timeout=300),
         # The outbox's backstop: what is due in PostgreSQL gets a send job (ADR outbox).
         cron(relay_outbox, unique=True, run_at_startup=True, timeout=120),
+        # Due check-ins become outbox messages (then a send job is woken).
+        cron(dispatch_check_ins, unique=True, run_at_startup=True, timeout=120),
+        cron(schedule_check_ins, minute={2}, unique=True, run_at_startup=True, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -16,8 +16,10 @@ from service.db.repos.care_plans import CarePlanRepository
 from service.db.repos.check_ins import CheckInRepository
 from service.db.repos.clinics import ClinicRepository
 from service.db.repos.idempotency import IdempotencyRepository
+from service.db.repos.links import LinkRepository
 from service.db.repos.messages import MessageRepository
 from service.db.repos.patients import PatientRepository
+from service.db.repos.responses import ResponseRepository
 from service.db.repos.staff import StaffRepository, TokenRepository
 from service.db.repos.tasks import TaskRepository
 
@@ -42,6 +44,8 @@ class UnitOfWork:
         self.check_ins = CheckInRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
         self.messages = MessageRepository(conn)
+        self.links = LinkRepository(conn)
+        self.responses = ResponseRepository(conn)
         self._audit = AuditRepository(conn)
         self._pending_audit: list[AuditEntry] = []
 
