@@ -1,0 +1,79 @@
+"""The issue's story, in `dev`: a coordinator makes a patient's check-in due now; within a
+minute the mail sink holds exactly one message with a link; opening it in headless
+Chromium and answering stores the answers; the link then says it was already used."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import re
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.devserver import DevServer, last_line_token
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LINK = re.compile(r"(http://127\.0\.0\.1:\d+/p/[A-Za-z0-9_\-.]+)")
+USED = {"This link has already been used", "Este enlace ya se usó"}
+
+
+def _new_mail(folder: Path, before: set[Path], timeout: float) -> list[Path]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fresh = sorted(set(folder.glob("*.eml")) - before)
+        if fresh:
+            time.sleep(2)  # anything else that was going to arrive with it
+            return sorted(set(folder.glob("*.eml")) - before)
+        time.sleep(1)
+    return []
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_check_in_due_now_reaches_the_patient_once_and_the_answer_is_stored(
+        dev: DevServer) -> None:
+    from playwright.sync_api import sync_playwright
+
+    coordinator = dev.auth(last_line_token(dev.cli("token", "--clinic", "demo",
+                                                   "--role", "coordinator")))
+    with httpx.Client(base_url=dev.base_url, timeout=30) as api:
+        plan = api.get("/api/v1/care-plans", params={"status": "active", "limit": 1},
+                       headers=coordinator).json()["items"][0]
+        mail = dev.home / "mail"
+        before = set(mail.glob("*.eml"))
+        created = api.post("/api/v1/check-ins", headers=coordinator, json={
+            "care_plan_id": plan["id"], "due_at": dt.datetime.now(dt.UTC).isoformat(),
+            "send_now": True})
+        assert created.status_code in (200, 201), created.text
+        check_in = created.json()
+        arrived = _new_mail(mail, before, timeout=90)
+        assert len(arrived) == 1, f"expected one message within a minute, got {len(arrived)}"
+        message = email.message_from_bytes(arrived[0].read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        body = message.get_body(("plain",))
+        assert body is not None
+        link = LINK.search(body.get_content())
+        assert link is not None, "the message carries a link to the patient's page"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(link.group(1))
+            names = page.eval_on_selector_all(
+                "input[type=radio]", "els => [...new Set(els.map(e => e.name))]")
+            assert names, "the check-in asks questions"
+            for name in names:
+                page.locator(f"input[type=radio][name='{name}']").nth(2).check()
+            page.locator("button[type=submit]").first.click()
+            page.wait_for_load_state()
+            assert page.locator("h1").first.inner_text().startswith(("Thank you", "Gracias"))
+            page.goto(link.group(1))
+            assert page.locator("h1").first.inner_text() in USED
+            browser.close()
+        answered = api.get(f"/api/v1/check-ins/{check_in['id']}", headers=coordinator).json()
+        assert answered["status"] == "answered"
