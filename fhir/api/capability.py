@@ -15,6 +15,7 @@ IMPLEMENTED: dict[str, list[str]] = {
     "CarePlan": ["read"],
     "Goal": ["read"],
     "MedicationStatement": ["read"],
+    "Communication": ["read", "search-type"],
     "Observation": ["read"],
     "DetectedIssue": ["read", "search-type"],
 }
@@ -24,6 +25,12 @@ UNVERSIONED = frozenset({"Observation", "DetectedIssue"})
 
 # resource type -> search parameters this server implements for it
 SEARCH_PARAMS: dict[str, list[dict[str, str]]] = {
+    "Communication": [
+        {"name": "subject", "definition": "http://hl7.org/fhir/SearchParameter/Communication-subject",
+         "type": "reference", "documentation": "Patient/{id}: the patient's sent messages"},
+        {"name": "patient", "definition": "http://hl7.org/fhir/SearchParameter/Communication-patient",
+         "type": "reference", "documentation": "Patient/{id}, as subject"},
+    ],
     "DetectedIssue": [
         {
             "name": "implicated",

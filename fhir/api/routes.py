@@ -14,12 +14,14 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 
 from domain.actor import Actor
 from domain.errors import DomainError, Forbidden, NotFound
+from domain.message import MessageStatus
 from fhir.api.capability import capability_statement
 from fhir.mapping import care_plan as mapping
+from fhir.mapping import communication as communication_mapping
 from fhir.mapping import medication as medication_mapping
 from fhir.mapping import opioids as opioid_mapping
 from service.db.uow import UnitOfWork
-from service.usecases import care_plans, medications, opioids
+from service.usecases import care_plans, medications, opioids, patients
 
 FHIR_JSON = "application/fhir+json"
 
@@ -194,6 +196,53 @@ async def search_detected_issues(
     return _computed(bundle)
 
 
+@get("/Communication/{communication_id:uuid}", media_type=FHIR_JSON)
+async def read_communication(
+    communication_id: uuid.UUID, uow: UnitOfWork, actor: Actor
+) -> Response[dict[str, Any]]:
+    message = await uow.messages.get(actor.clinic_id, communication_id)
+    await patients.get(uow, actor, message.patient_id)  # who may see the patient
+    uow.audit(actor, "read", "Communication", message.id, message.patient_id)
+    return _resource(communication_mapping.communication(message))
+
+
+@get("/Communication", media_type=FHIR_JSON)
+async def search_communications(
+    state: State, uow: UnitOfWork, actor: Actor, now: dt.datetime,
+    subject: str | None = None, patient: str | None = None,
+) -> Response[dict[str, Any]]:
+    """Search by `subject=Patient/{id}` (or `patient=`): the patient's sent messages."""
+    value = (subject or patient or "").strip().removeprefix("Patient/")
+    try:
+        patient_id = uuid.UUID(value)
+    except ValueError:
+        return _outcome(400, "required", "search Communication by subject=Patient/{id}",
+                        "subject")
+    base = f"{state.settings.public_base_url}/fhir"
+    found: list[dict[str, Any]] = []
+    try:
+        await patients.get(uow, actor, patient_id)
+    except NotFound:
+        pass
+    else:
+        page = await uow.messages.find(actor.clinic_id, limit=100, cursor=None,
+                                       status=MessageStatus.SENT, patient_id=patient_id)
+        for summary in page.items:
+            message = await uow.messages.get(actor.clinic_id, summary.id)
+            found.append(communication_mapping.communication(message))
+            uow.audit(actor, "search", "Communication", message.id, patient_id)
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle", "type": "searchset", "timestamp": now.isoformat(),
+        "total": len(found),
+        "link": [{"relation": "self", "url": f"{base}/Communication?"
+                  + urlencode({"subject": f"Patient/{patient_id}"})}],
+    }
+    if found:
+        bundle["entry"] = [{"fullUrl": f"{base}/Communication/{c['id']}", "resource": c,
+                            "search": {"mode": "match"}} for c in found]
+    return _computed(bundle)
+
+
 fhir_router = Router(
     path="/fhir",
     route_handlers=[
@@ -204,6 +253,8 @@ fhir_router = Router(
         read_observation,
         read_detected_issue,
         search_detected_issues,
+        read_communication,
+        search_communications,
     ],
     exception_handlers={DomainError: _domain_error, HTTPException: _http_error},
     tags=["fhir"],

@@ -107,6 +107,7 @@ async def test_metadata_lists_observation_and_detected_issue(client: Any) -> Non
         "MedicationStatement": ["read"],
         "Observation": ["read"],
         "DetectedIssue": ["read", "search-type"],
+        "Communication": ["read", "search-type"],
     }
     params = {r["type"]: [p["name"] for p in r.get("searchParam", [])] for r in resources}
     assert params["DetectedIssue"] == ["implicated"]

@@ -20,7 +20,8 @@ async def test_metadata_lists_only_what_is_served(client: Any) -> None:
     served = {r["type"]: [i["code"] for i in r["interaction"]] for r in body["rest"][0]["resource"]}
     assert served == {"CarePlan": ["read"], "Goal": ["read"], "MedicationStatement": ["read"],
                       "Observation": ["read"],
-                      "DetectedIssue": ["read", "search-type"]}
+                      "DetectedIssue": ["read", "search-type"],
+                      "Communication": ["read", "search-type"]}
 
 
 async def test_care_plan_and_goal_read_as_fhir(client: Any, world: ClinicWorld) -> None:

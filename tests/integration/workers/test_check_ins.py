@@ -165,3 +165,27 @@ async def test_the_cadence_schedules_one_check_in_per_plan_and_day(
             t.check_ins.c.care_plan_id == uuid.UUID(plan["id"])))).all()
     assert len(rows) == 1
     assert rows[0].clinician_id is not None
+
+
+async def test_a_sent_message_is_a_fhir_communication_without_the_patients_link(
+        client: Any, world: ClinicWorld, ctx: dict[str, Any]) -> None:
+    from fhir.resources.R4B.communication import Communication
+
+    plan = await create_plan(client, world)
+    await _check_in(client, world, plan["id"], send_now=True)
+    await dispatch_check_ins(ctx)
+    await drain_outbox(ctx)
+    search = await client.get("/fhir/Communication",
+                              params={"subject": f"Patient/{plan['patient_id']}"},
+                              headers=world.auth("physician"))
+    assert search.status_code == 200, search.text
+    bundle = search.json()
+    assert bundle["total"] == 1
+    resource = Communication.model_validate(bundle["entry"][0]["resource"])
+    assert resource.status == "completed" and resource.sent is not None
+    payload = resource.payload[0].contentString
+    assert "/p/[patient link]" in payload and not LINK.search(payload)
+    outsider = await client.get("/fhir/Communication",
+                                params={"subject": f"Patient/{plan['patient_id']}"},
+                                headers=world.auth("outsider"))
+    assert outsider.json()["total"] == 0
