@@ -26,6 +26,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     smtp_from: str = "Concord <no-reply@concord.invalid>"
     smtp_tls: bool = False
     cursor_page_max: int = 100
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = None
+    sms_from: str | None = None
+    """A sender (E.164 number, short code or alphanumeric id) or a Messaging Service SID
+    (`MG` followed by 32 hex digits), which is then sent as `MessagingServiceSid`."""
+    sms_base_url: str = "https://api.twilio.com"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -47,6 +55,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_from=env.get("SMTP_FROM", "Concord <no-reply@concord.invalid>"),
             smtp_tls=env.get("SMTP_TLS", "false").lower() in ("1", "true", "yes"),
+            sms_account_sid=env.get("SMS_ACCOUNT_SID") or None,
+            sms_auth_token=env.get("SMS_AUTH_TOKEN") or None,
+            sms_from=env.get("SMS_FROM") or None,
+            sms_base_url=(env.get("SMS_BASE_URL") or "https://api.twilio.com").rstrip("/"),
+            webhook_url=env.get("WEBHOOK_URL") or None,
+            webhook_secret=env.get("WEBHOOK_SECRET") or None,
         )
 
 

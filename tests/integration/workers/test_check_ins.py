@@ -183,7 +183,7 @@ async def test_a_sent_message_is_a_fhir_communication_without_the_patients_link(
     assert bundle["total"] == 1
     resource = Communication.model_validate(bundle["entry"][0]["resource"])
     assert resource.status == "completed" and resource.sent is not None
-    payload = resource.payload[0].contentString
+    payload = str(resource.payload[0].contentString)
     assert "/p/[patient link]" in payload and not LINK.search(payload)
     outsider = await client.get("/fhir/Communication",
                                 params={"subject": f"Patient/{plan['patient_id']}"},
