@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from fhir.api.routes import fhir_router
 from service import logging as concord_logging
+from service.api.alliance import AllianceController
 from service.api.audit import AuditController
 from service.api.care_plans import CarePlanController
 from service.api.check_ins import CheckInController
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> Litestar:
             AuditController,
             MedicationController,
             OpioidController,
+            AllianceController,
             CheckInController,
             MessageController,
         ],

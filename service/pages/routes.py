@@ -38,6 +38,7 @@ from service.pages import i18n
 from service.pages.fhir_response import questionnaire_response
 from service.pages.instruments import Asked, asked_for, clinic_wai_sr_texts, read_answers
 from service.pages.render import page
+from service.usecases import alliance
 
 log = structlog.get_logger("concord.pages")
 
@@ -301,6 +302,7 @@ async def _answer_check_in(
             )
         )
         _audit(uow, link, "create", "QuestionnaireResponse", response_id)
+    await alliance.after_answer(uow, view.check_in, now)  # same transaction: drop, goals
     return _done(
         language, view.clinic,
         title=i18n.text(language, "thanks.title", name=view.patient.given_name),

@@ -375,6 +375,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", f"{C}/opioid-safety", plan_scoped=True),
     Endpoint("GET", f"{C}/opioid-safety/history", plan_scoped=True),
     Endpoint("GET", f"{C}/opioid-safety/history.svg", plan_scoped=True),
+    Endpoint("GET", f"{C}/alliance", plan_scoped=True),
+    Endpoint("GET", f"{C}/alliance.svg", plan_scoped=True),
     Endpoint("POST", f"{C}/opioid-reviews", lambda s: {"reviewed_on": "2026-01-02"},
              probes=("plan",), plan_scoped=True, allowed_as="physician", success=201),
     Endpoint("GET", f"{C}/tapers", plan_scoped=True),
