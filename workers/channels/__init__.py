@@ -22,4 +22,12 @@ def make_channel(name: ChannelName, settings: Settings) -> Channel:
         from workers.channels.email import EmailChannel
 
         return EmailChannel(settings)
+    if name is ChannelName.SMS:
+        from workers.channels.sms import SmsChannel
+
+        return SmsChannel(settings)
+    if name is ChannelName.WEBHOOK:
+        from workers.channels.webhook import WebhookChannel
+
+        return WebhookChannel(settings)
     raise DeliveryFailed(f"ChannelUnavailable {name.value}", permanent=True)

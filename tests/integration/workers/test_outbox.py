@@ -319,7 +319,7 @@ class TestSendMessage:
 
     @pytest.mark.parametrize(("changes", "reason"), [
         ({"recipient": "not-an-address"}, "InvalidRecipient"),
-        ({"channel": Channel.SMS, "recipient": "+15555550100"}, "ChannelUnavailable sms"),
+        ({"channel": Channel.SMS, "recipient": "5555550100"}, "InvalidRecipient"),
     ])
     async def test_what_cannot_be_sent_at_all_is_dead(
         self, ctx: dict[str, Any], engine: AsyncEngine, world: ClinicWorld,
