@@ -46,3 +46,34 @@ def check_in_email(patient: Patient, address: str, clinician: str, url: str,
         body_text=texts["body"].format(first_name=patient.given_name, clinician=clinician,
                                        url=url),
         idempotency_key=key)
+
+
+_REVIEW = {
+    "en": {
+        "subject": "Your goals will be reviewed soon",
+        "intro": "Hi {first_name},\n\nSoon you and your care team will look together at how "
+                 "these goals are going:\n",
+        "outro": "\nYou can see your plan here:\n{url}\n\nThink about what has gone well and "
+                 "what has been hard; your view matters most.\n\nYour care team",
+    },
+    "es": {
+        "subject": "Pronto revisaremos sus metas",
+        "intro": "Hola, {first_name}:\n\nPronto usted y su equipo de atención verán juntos "
+                 "cómo van estas metas:\n",
+        "outro": "\nPuede ver su plan aquí:\n{url}\n\nPiense en lo que ha ido bien y en lo que "
+                 "ha sido difícil; su opinión es lo más importante.\n\nSu equipo de atención",
+    },
+}
+
+
+def review_reminder_email(patient: Patient, address: str, goals: list[tuple[str, str]],
+                          url: str, key: str) -> Message:
+    """One message for every goal due for review soon (merged: one a day), each in the
+    patient's own words with its review date."""
+    texts = _REVIEW.get(patient.language, _REVIEW["en"])
+    lines = "".join(f"\n  - {description} ({when})" for description, when in goals)
+    body = (texts["intro"].format(first_name=patient.given_name) + lines + "\n"
+            + texts["outro"].format(url=url))
+    return Message(id=uuid.uuid4(), clinic_id=patient.clinic_id, patient_id=patient.id,
+                   kind="goal-review-reminder", channel=Channel.EMAIL, recipient=address,
+                   subject=texts["subject"], body_text=body, idempotency_key=key)

@@ -89,9 +89,7 @@ def _email(patient: Patient) -> str | None:
 async def _messaged_today(uow: UnitOfWork, patient: Patient, now: dt.datetime) -> bool:
     start = schedule.due_instant(schedule.local_date(now, patient.time_zone),
                                  patient.time_zone, dt.time(0, 0))
-    return bool(await uow.conn.scalar(sa.select(sa.exists().where(
-        t.messages.c.patient_id == patient.id, t.messages.c.created_at >= start,
-        t.messages.c.status != "dead"))))
+    return await uow.messages.any_for_patient_since(patient.id, start)
 
 
 async def _wake_senders(ctx: dict[str, Any], message_ids: list[uuid.UUID]) -> None:

@@ -13,6 +13,7 @@ from workers.check_ins import dispatch_check_ins, schedule_check_ins
 from workers.context import shutdown, startup
 from workers.opioid_reviews import open_opioid_review_tasks
 from workers.outbox import SEND_JOB_TIMEOUT, relay_outbox, send_message
+from workers.reminders import send_goal_review_reminders
 from workers.reviews import open_review_due_tasks
 
 
@@ -35,6 +36,8 @@ class WorkerSettings:
         # Due check-ins become outbox messages (then a send job is woken).
         cron(dispatch_check_ins, unique=True, run_at_startup=True, timeout=120),
         cron(schedule_check_ins, minute={2}, unique=True, run_at_startup=True, timeout=300),
+        cron(send_goal_review_reminders, minute={7}, unique=True, run_at_startup=True,
+             timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -424,3 +424,15 @@ questionnaire_responses = sa.Table(
     sa.Index("ix_questionnaire_responses_patient", "patient_id", "clinician_id", "authored_at"),
     sa.Index("ix_questionnaire_responses_plan", "care_plan_id", "authored_at"),
 )
+
+reminder_deliveries = sa.Table(
+    "reminder_deliveries", metadata,
+    # One row per reminder occurrence (goal, review date, audience) once it has gone out,
+    # in whichever merged message carried it: a reminder is never sent twice nor dropped.
+    sa.Column("clinic_id", UUID(as_uuid=True), sa.ForeignKey("clinics.id"), nullable=False),
+    sa.Column("occurrence_key", sa.String(200), nullable=False),
+    sa.Column("message_id", UUID(as_uuid=True), sa.ForeignKey("messages.id")),
+    sa.Column("task_id", UUID(as_uuid=True), sa.ForeignKey("tasks.id")),
+    _ts("created_at"),
+    sa.PrimaryKeyConstraint("clinic_id", "occurrence_key"),
+)

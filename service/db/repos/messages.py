@@ -69,6 +69,12 @@ def _claimable() -> sa.ColumnElement[bool]:
 
 
 class MessageRepository(Repository):
+    async def any_for_patient_since(self, patient_id: uuid.UUID, since: dt.datetime) -> bool:
+        """Whether the patient has been written to (or is about to be) since `since`:
+        the one-message-a-day rule asks it."""
+        return bool(await self.conn.scalar(sa.select(sa.exists().where(
+            m.patient_id == patient_id, m.created_at >= since, m.status != "dead"))))
+
     async def enqueue(self, message: Message) -> bool:
         """Write the message unless this clinic already has one with its idempotency key;
         True when it is new. Call it inside the transaction that decided to send it."""
