@@ -35,6 +35,7 @@ from service.api.plan_parts import (
 from service.api.problems import exception_handlers
 from service.api.staff import DisciplineController, StaffController
 from service.api.tasks import TaskController
+from service.api.templates import TemplateController
 from service.db.engine import make_engine
 from service.middleware import request_id_middleware
 from service.pages.routes import patient_pages
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> Litestar:
             AllianceController,
             CheckInController,
             MessageController,
+            TemplateController,
         ],
     )
     prometheus = PrometheusConfig(

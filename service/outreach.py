@@ -7,6 +7,7 @@ import uuid
 
 from domain.message import Channel, Message
 from domain.patient import Patient
+from domain.template import MessageTemplate
 
 _CHECK_IN = {
     "en": {
@@ -37,15 +38,18 @@ _CHECK_IN = {
 
 
 def check_in_email(patient: Patient, address: str, clinician: str, url: str,
-                   key: str, care_plan_id: uuid.UUID) -> Message:
+                   key: str, care_plan_id: uuid.UUID,
+                   template: MessageTemplate | None = None) -> Message:
+    """The clinic's own wording when it has one for the patient's language, else ours."""
     texts = _CHECK_IN.get(patient.language, _CHECK_IN["en"])
+    default = MessageTemplate(kind="check-in", language=patient.language,
+                              subject=texts["subject"], body_text=texts["body"])
+    subject, body = (template or default).render(first_name=patient.given_name,
+                                                 clinician=clinician, url=url)
     return Message(
         id=uuid.uuid4(), clinic_id=patient.clinic_id, patient_id=patient.id,
         care_plan_id=care_plan_id, kind="check-in", channel=Channel.EMAIL, recipient=address,
-        subject=texts["subject"],
-        body_text=texts["body"].format(first_name=patient.given_name, clinician=clinician,
-                                       url=url),
-        idempotency_key=key)
+        subject=subject, body_text=body, idempotency_key=key)
 
 
 _REVIEW = {

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 import structlog
+from redis.exceptions import RedisError
 
 from domain import schedule
 from domain.check_in import CheckIn, CheckInStatus, clinician_in_turn
@@ -63,8 +64,9 @@ async def _dispatch(ctx: dict[str, Any], uow: UnitOfWork, check_in: CheckIn,
                               check_in_id=check_in.id, now=now,
                               secret=ctx["settings"].secret_key)
     url = f"{ctx['settings'].public_base_url}/p/{token}"
+    template = await uow.templates.get(patient.clinic_id, "check-in", patient.language)
     message = outreach.check_in_email(patient, address, clinician, url,
-                                      check_in.occurrence_key, plan.id)
+                                      check_in.occurrence_key, plan.id, template)
     if not await uow.messages.enqueue(message):
         await _move(uow, check_in, CheckInStatus.QUEUED, "its message was already queued")
         return None
@@ -100,7 +102,7 @@ async def _wake_senders(ctx: dict[str, Any], message_ids: list[uuid.UUID]) -> No
     for message_id in message_ids:
         try:
             await redis.enqueue_job("send_message", str(message_id), _job_id=f"msg:{message_id}:0")
-        except OSError as exc:  # the relay cron will pick it up
+        except (RedisError, OSError) as exc:  # the relay cron will pick it up
             log.warning("wake_sender_failed", error=type(exc).__name__)
 
 

@@ -26,7 +26,7 @@ def redis_settings(settings: Settings | None = None) -> RedisSettings:
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [open_review_due_tasks, open_opioid_review_tasks,
-                                      func(send_message, timeout=SEND_JOB_TIMEOUT)]
+                                      func(send_message, timeout=SEND_JOB_TIMEOUT, keep_result=0)]
     cron_jobs: ClassVar[list[Any]] = [
         cron(open_review_due_tasks, minute={5}, unique=True, run_at_startup=True, timeout=300),
         cron(open_opioid_review_tasks, minute={10}, unique=True, run_at_startup=True,

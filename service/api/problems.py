@@ -19,6 +19,7 @@ from litestar.exceptions import (
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from domain.errors import DomainError, Forbidden, IllegalTransition, Invalid, NotFound, StaleVersion
+from domain.template import StigmatizingLanguage
 
 log = structlog.get_logger("concord.api")
 PROBLEM = "application/problem+json"
@@ -101,6 +102,11 @@ def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Probl
         )
     if isinstance(exc, IllegalTransition):
         return problem(request, 409, exc.detail, errors)
+    if isinstance(exc, StigmatizingLanguage):
+        field = exc.field or "body"
+        return problem(request, 422, f"{field}: {exc.detail}", [
+            FieldError(field, f'"{f.matched}" (at {f.position}) is stigmatizing language; '
+                              f'say "{f.suggestion}" instead') for f in exc.findings])
     if isinstance(exc, Invalid):
         return problem(request, 422, f"{exc.field}: {exc.detail}", errors)
     return problem(request, 422, exc.detail, errors)

@@ -436,3 +436,16 @@ reminder_deliveries = sa.Table(
     _ts("created_at"),
     sa.PrimaryKeyConstraint("clinic_id", "occurrence_key"),
 )
+
+message_templates = sa.Table(
+    "message_templates", metadata,
+    # A clinic's own wording of a patient message, replacing the shipped default.
+    sa.Column("clinic_id", UUID(as_uuid=True), sa.ForeignKey("clinics.id"), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("updated_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    _version(), _ts("created_at"), _ts("updated_at"),
+    sa.PrimaryKeyConstraint("clinic_id", "kind", "language"),
+)

@@ -22,6 +22,7 @@ from service.db.repos.patients import PatientRepository
 from service.db.repos.responses import ResponseRepository
 from service.db.repos.staff import StaffRepository, TokenRepository
 from service.db.repos.tasks import TaskRepository
+from service.db.repos.templates import TemplateRepository
 
 
 class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +43,7 @@ class UnitOfWork:
         self.care_plans = CarePlanRepository(conn)
         self.tasks = TaskRepository(conn)
         self.check_ins = CheckInRepository(conn)
+        self.templates = TemplateRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
         self.messages = MessageRepository(conn)
         self.links = LinkRepository(conn)

@@ -54,7 +54,8 @@ class Scene:
     @property
     def known_ids(self) -> set[str]:
         staff = {str(s.id) for s in self.world.staff.values()}
-        return {*self.ids.values(), *staff, str(self.world.id), *self.extra_ids}
+        ids = {v for v in self.ids.values() if _is_uuid(v)}  # not path words like `en`
+        return {*ids, *staff, str(self.world.id), *self.extra_ids}
 
     extra_ids: set[str] = field(default_factory=set)
     dead_tokens: dict[str, str] = field(default_factory=dict)
@@ -164,7 +165,7 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
              "medication_id": medication["id"], "taper_id": taper["taper"]["id"],
              "member_id": members["psychologist"], "staff_id": psychologist,
              "token_id": live["id"], "message_id": str(message.id),
-             "check_in_id": check_in["id"]},
+             "check_in_id": check_in["id"], "kind": "check-in", "language": "en"},
         secrets=secrets, live_token=live["token"], revoked_token=revoked["token"],
         custom_discipline=custom,
         extra_ids={review["id"], revoked["id"], *members.values()})
@@ -280,11 +281,12 @@ class Endpoint:
 
     @property
     def id(self) -> str:
-        return f"{self.method} {self.template.removeprefix(API).replace(':uuid', '')}"
+        path = self.template.removeprefix(API).replace(":uuid", "").replace(":str", "")
+        return f"{self.method} {path}"
 
     @property
     def has_path_ids(self) -> bool:
-        return "{" in self.template
+        return ":uuid}" in self.template
 
     @property
     def is_write(self) -> bool:
@@ -402,6 +404,11 @@ ENDPOINTS: list[Endpoint] = [
              lambda s: {"care_plan_id": s.ids["plan_id"], "due_at": "2031-06-01T15:00:00Z"},
              probes=("plan",), plan_scoped=True, success=201),
     Endpoint("GET", f"{API}/check-ins/{{check_in_id:uuid}}", plan_scoped=True),
+    Endpoint("GET", f"{API}/message-templates"),
+    Endpoint("PUT", f"{API}/message-templates/{{kind:str}}/{{language:str}}",
+             lambda s: {"subject": "How are we doing?",
+                        "body_text": "Hi {first_name}, tell us how it is going: {url}"},
+             success=201),
     Endpoint("GET", f"{C}/reviews", plan_scoped=True),
     Endpoint("POST", f"{C}/reviews",
              lambda s: {"entries": [{"goal_id": s.ids["goal_id"], "level": 1}],
@@ -427,7 +434,8 @@ BY_ID = {e.id: e for e in ENDPOINTS}
 
 # -- who gets 403 for what ------------------------------------------------------------------
 
-_MANAGER_ONLY = ["POST /patients", "PATCH /patients/{patient_id}", "POST /care-plans",
+_MANAGER_ONLY = ["GET /message-templates", "PUT /message-templates/{kind}/{language}",
+                 "POST /patients", "PATCH /patients/{patient_id}", "POST /care-plans",
                  "PATCH /care-plans/{plan_id}", "POST /care-plans/{plan_id}/status",
                  "POST /care-plans/{plan_id}/team",
                  "DELETE /care-plans/{plan_id}/team/{member_id}",
@@ -491,6 +499,7 @@ LIST_CASES: list[ListCase] = [
     ListCase("tasks-by-patient", lambda s: f"{API}/tasks?patient_id={s.ids['patient_id']}",
              empty=True),
     ListCase("audit-events", lambda s: f"{API}/audit-events?limit=500", own_row="patient_id"),
+    ListCase("message-templates", lambda s: f"{API}/message-templates"),
     ListCase("audit-events-by-patient",
              lambda s: f"{API}/audit-events?patient_id={s.ids['patient_id']}", not_found=True),
     ListCase("messages", lambda s: f"{API}/messages?limit=100", own_row="message_id"),
@@ -499,7 +508,8 @@ LIST_CASES: list[ListCase] = [
              lambda s: f"{API}/messages?patient_id={s.ids['patient_id']}", empty=True),
 ]
 LIST_TEMPLATES = {f"{API}/patients", f"{API}/staff", f"{API}/disciplines", f"{API}/care-plans",
-                  f"{API}/tasks", f"{API}/audit-events", f"{API}/messages"}
+                  f"{API}/tasks", f"{API}/audit-events", f"{API}/messages",
+                  f"{API}/message-templates"}
 """Every GET without an id in its path has a ListCase."""
 
 
@@ -540,3 +550,11 @@ def leaks(response: Any, request_path: str, scene: Scene,
         if any(token in text for token in tokens):
             found.append("a bearer token")
     return found
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
