@@ -449,3 +449,42 @@ message_templates = sa.Table(
     _version(), _ts("created_at"), _ts("updated_at"),
     sa.PrimaryKeyConstraint("clinic_id", "kind", "language"),
 )
+
+clinic_settings = sa.Table(
+    "clinic_settings", metadata,
+    sa.Column("clinic_id", UUID(as_uuid=True), sa.ForeignKey("clinics.id"), primary_key=True),
+    sa.Column("check_in_every_days", sa.Integer, nullable=False, server_default="14"),
+    sa.Column("check_in_after_visit", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reminder_days_before", sa.Integer, nullable=False, server_default="3"),
+    sa.Column("messages_per_day", sa.Integer, nullable=False, server_default="1"),
+    _version(), _ts("updated_at"),
+)
+
+visits = sa.Table(
+    "visits", metadata,
+    _id(), _clinic(),
+    sa.Column("care_plan_id", UUID(as_uuid=True), sa.ForeignKey("care_plans.id"), nullable=False),
+    sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id"), nullable=False),
+    sa.Column("clinician_id", UUID(as_uuid=True), sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("visited_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    _ts("created_at"),
+    sa.Index("ix_visits_plan", "care_plan_id", "visited_at"),
+)
+
+clinic_questionnaires = sa.Table(
+    "clinic_questionnaires", metadata,
+    # A clinic's own questionnaire, or its licensed item texts for a shipped instrument,
+    # or its recorded permission to use an instrument that needs one (PROMIS).
+    _id(), _clinic(),
+    sa.Column("url", sa.String(300), nullable=False),
+    sa.Column("version", sa.String(40), nullable=False, server_default="1"),
+    sa.Column("resource", JSONB),
+    sa.Column("item_texts", JSONB),
+    sa.Column("permission_recorded_at", sa.DateTime(timezone=True)),
+    sa.Column("permission_note", sa.Text),
+    sa.Column("recorded_by", UUID(as_uuid=True), sa.ForeignKey("staff.id")),
+    sa.Column("row_version", sa.Integer, nullable=False, server_default="1"),
+    _ts("created_at"), _ts("updated_at"),
+    sa.UniqueConstraint("clinic_id", "url", name="uq_clinic_questionnaires_clinic_url"),
+)
