@@ -11,6 +11,7 @@ import re
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +26,10 @@ USED = {"This link has already been used", "Este enlace ya se usó"}
 
 
 CHECK_IN_SUBJECTS = {"How is our work together going?", "¿Cómo va nuestro trabajo juntos?"}
+
+
+def _points(trend: dict[str, Any]) -> int:
+    return sum(len(r["points"]) for r in trend["relationships"])
 
 
 def _parse(path: Path) -> EmailMessage:
@@ -64,6 +69,8 @@ def test_check_in_due_now_reaches_the_patient_once_and_the_answer_is_stored(
         address = next(c["value"] for c in patient["contact_points"] if c["system"] == "email")
         mail = dev.home / "mail"
         before = set(mail.glob("*.eml"))
+        alliance_url = f"/api/v1/care-plans/{plan['id']}/alliance"
+        points_before = _points(api.get(alliance_url, headers=coordinator).json())
         created = api.post("/api/v1/check-ins", headers=coordinator, json={
             "care_plan_id": plan["id"], "due_at": dt.datetime.now(dt.UTC).isoformat(),
             "send_now": True})
@@ -92,3 +99,8 @@ def test_check_in_due_now_reaches_the_patient_once_and_the_answer_is_stored(
             browser.close()
         answered = api.get(f"/api/v1/check-ins/{check_in['id']}", headers=coordinator).json()
         assert answered["status"] == "answered"
+        # the answer moves the alliance chart: one more point, for the clinician asked about
+        trend = api.get(alliance_url, headers=coordinator).json()
+        assert _points(trend) == points_before + 1
+        chart = api.get(f"{alliance_url}.svg", headers=coordinator)
+        assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg")
