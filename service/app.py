@@ -20,6 +20,7 @@ from service.api.alliance import AllianceController
 from service.api.audit import AuditController
 from service.api.care_plans import CarePlanController
 from service.api.check_ins import CheckInController
+from service.api.clinic_settings import ClinicSettingsController
 from service.api.deps import provide_actor, provide_now, provide_uow
 from service.api.health import live, ready
 from service.api.medications import MedicationController
@@ -33,9 +34,11 @@ from service.api.plan_parts import (
     TeamController,
 )
 from service.api.problems import exception_handlers
+from service.api.questionnaires import QuestionnaireController
 from service.api.staff import DisciplineController, StaffController
 from service.api.tasks import TaskController
 from service.api.templates import TemplateController
+from service.api.visits import VisitController
 from service.db.engine import make_engine
 from service.middleware import request_id_middleware
 from service.pages.routes import patient_pages
@@ -82,6 +85,9 @@ def create_app(settings: Settings) -> Litestar:
             CheckInController,
             MessageController,
             TemplateController,
+            ClinicSettingsController,
+            VisitController,
+            QuestionnaireController,
         ],
     )
     prometheus = PrometheusConfig(

@@ -48,8 +48,10 @@ async def _dispatch(ctx: dict[str, Any], uow: UnitOfWork, check_in: CheckIn,
         why = f"consent: {reason.value}" if not allowed else "no email address on file"
         await _move(uow, check_in, CheckInStatus.WITHHELD, why)
         return None
-    if not check_in.send_now and await _messaged_today(uow, patient, now):
-        # At most one message a patient a local day: this one waits for tomorrow morning.
+    cap = (await uow.clinic_settings.get(check_in.clinic_id)).messages_per_day
+    if not check_in.send_now and await _messaged_today(uow, patient, now, cap):
+        # At most the clinic's messages a patient a local day (one by default): this one
+        # waits for tomorrow morning.
         tomorrow = schedule.local_date(now, patient.time_zone) + dt.timedelta(days=1)
         check_in.deliver_at = schedule.deliver_at(
             schedule.due_instant(tomorrow, patient.time_zone), patient.time_zone,
@@ -88,10 +90,17 @@ def _email(patient: Patient) -> str | None:
                 None)
 
 
-async def _messaged_today(uow: UnitOfWork, patient: Patient, now: dt.datetime) -> bool:
+async def _messaged_today(uow: UnitOfWork, patient: Patient, now: dt.datetime,
+                          cap: int = schedule.DEFAULT_CAP_PER_DAY) -> bool:
+    """Whether the patient has had `cap` messages (or more) this local day."""
     start = schedule.due_instant(schedule.local_date(now, patient.time_zone),
                                  patient.time_zone, dt.time(0, 0))
-    return await uow.messages.any_for_patient_since(patient.id, start)
+    if cap <= 1:
+        return await uow.messages.any_for_patient_since(patient.id, start)
+    sent = await uow.conn.scalar(sa.select(sa.func.count()).where(
+        t.messages.c.patient_id == patient.id, t.messages.c.created_at >= start,
+        t.messages.c.status != "dead"))
+    return int(sent or 0) >= cap
 
 
 async def _wake_senders(ctx: dict[str, Any], message_ids: list[uuid.UUID]) -> None:
@@ -107,7 +116,8 @@ async def _wake_senders(ctx: dict[str, Any], message_ids: list[uuid.UUID]) -> No
 
 
 CADENCE = schedule.CheckInCadence()
-"""Every 14 days by default (the issue); per-plan cadences come with clinic settings."""
+"""The default cadence, every 14 days (the issue); each clinic's settings may change it
+(`check_in_every_days`, `check_in_after_visit`)."""
 
 
 def _active_plans() -> sa.Select[Any]:
@@ -115,30 +125,51 @@ def _active_plans() -> sa.Select[Any]:
                 .where(t.check_ins.c.care_plan_id == t.care_plans.c.id).scalar_subquery())
     count = (sa.select(sa.func.count()).where(t.check_ins.c.care_plan_id == t.care_plans.c.id)
              .scalar_subquery())
+    last_visit = (sa.select(t.visits.c.visited_at, t.visits.c.clinician_id)
+                  .where(t.visits.c.care_plan_id == t.care_plans.c.id)
+                  .order_by(t.visits.c.visited_at.desc(), t.visits.c.created_at.desc())
+                  .limit(1).lateral("last_visit"))
     return (sa.select(t.care_plans.c.id, t.care_plans.c.clinic_id, t.care_plans.c.patient_id,
                       sa.func.coalesce(t.care_plans.c.period_start,
                                        sa.cast(t.care_plans.c.created_at, sa.Date))
                       .label("started_on"),
                       t.patients.c.time_zone, t.patients.c.quiet_hours,
-                      last_due.label("last_due"), count.label("previous"))
+                      last_due.label("last_due"), count.label("previous"),
+                      last_visit.c.visited_at.label("visited_at"),
+                      last_visit.c.clinician_id.label("visited_clinician"))
             .join(t.patients, t.patients.c.id == t.care_plans.c.patient_id)
+            .outerjoin(last_visit, sa.true())
             .where(t.care_plans.c.status == "active",
                    t.patients.c.consent["messages"].as_boolean().is_(True)))
 
 
 async def schedule_check_ins(ctx: dict[str, Any], now: dt.datetime | None = None) -> int:
-    """Create the check-ins the cadence says are due today (local), once per plan and day:
-    the occurrence key makes a second run, or a second worker, add nothing."""
+    """Create the check-ins the clinic's cadence says are due today (local), once per plan
+    and day: the occurrence key makes a second run, or a second worker, add nothing.
+
+    With the clinic's `check_in_after_visit` on, the plan's most recent visit (if after
+    its last check-in) brings the next one forward to the local day after the visit, and
+    that check-in asks about the clinician the patient saw; otherwise the team takes
+    turns."""
     now = now or dt.datetime.now(dt.UTC)
     created = 0
     async with unit_of_work(ctx["engine"]) as uow:
+        cadences: dict[uuid.UUID, schedule.CheckInCadence] = {}
         for row in (await uow.conn.execute(_active_plans())).mappings().all():
+            clinic_id = row["clinic_id"]
+            if clinic_id not in cadences:
+                cadences[clinic_id] = (await uow.clinic_settings.get(clinic_id)).cadence
+            cadence = cadences[clinic_id]
             tz = row["time_zone"]
             today = schedule.local_date(now, tz)
             last = schedule.local_date(row["last_due"], tz) if row["last_due"] else None
-            due_day = schedule.next_check_in(last, row["started_on"], CADENCE, today)
+            visited = schedule.local_date(row["visited_at"], tz) if row["visited_at"] else None
+            due_day = schedule.next_check_in(last, row["started_on"], cadence, today,
+                                             last_visit=visited)
             if due_day > today:
                 continue
+            after_visit = (cadence.after_visit and visited is not None
+                           and (last is None or visited > last))
             plan = await uow.care_plans.get(row["clinic_id"], row["id"])
             quiet = msgspec.convert(row["quiet_hours"], QuietHours) if row["quiet_hours"] else None
             due = schedule.due_instant(due_day, tz)
@@ -147,7 +178,8 @@ async def schedule_check_ins(ctx: dict[str, Any], now: dt.datetime | None = None
                 patient_id=row["patient_id"], due_at=due,
                 deliver_at=schedule.deliver_at(max(due, now), tz, quiet),
                 occurrence_key=schedule.check_in_occurrence(row["id"], due_day),
-                clinician_id=clinician_in_turn(plan, row["previous"]),
+                clinician_id=(row["visited_clinician"] if after_visit
+                              else clinician_in_turn(plan, row["previous"])),
                 created_at=now, updated_at=now)
             if await uow.check_ins.add(check_in):
                 created += 1

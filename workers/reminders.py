@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects.postgresql import insert
 
-from domain import schedule
+from domain import clinic_settings, schedule
 from domain.patient import Patient
 from domain.task import Task
 from domain.vocab import PATIENT_PARTICIPANT, ContactSystem, TaskKind, TaskPriority
@@ -28,6 +28,8 @@ from service.db.uow import UnitOfWork, unit_of_work
 
 log = structlog.get_logger("concord.worker.reminders")
 DAYS_BEFORE = schedule.DEFAULT_REMINDER_DAYS_BEFORE
+"""The default; each clinic's `reminder_days_before` setting overrides it."""
+MAX_DAYS_BEFORE = clinic_settings.MAX_REMINDER_DAYS_BEFORE
 
 
 class DueGoal(msgspec.Struct, kw_only=True, frozen=True):
@@ -54,17 +56,27 @@ def _due_goals(today_utc: dt.date, days_before: int) -> sa.Select[Any]:
 
 
 async def send_goal_review_reminders(ctx: dict[str, Any], now: dt.datetime | None = None,
-                                     days_before: int = DAYS_BEFORE) -> int:
-    """Returns how many reminder occurrences went out (messages' goals plus tasks)."""
+                                     days_before: int | None = None) -> int:
+    """Returns how many reminder occurrences went out (messages' goals plus tasks).
+    `days_before` is each clinic's `reminder_days_before` setting unless given."""
     now = now or dt.datetime.now(dt.UTC)
     delivered = 0
     async with unit_of_work(ctx["engine"]) as uow:
-        rows = (await uow.conn.execute(_due_goals(now.date(), days_before))).mappings().all()
+        # Fetch as far ahead as any clinic may look; each clinic's own setting filters.
+        horizon = days_before if days_before is not None else MAX_DAYS_BEFORE
+        rows = (await uow.conn.execute(_due_goals(now.date(), horizon))).mappings().all()
         by_patient: dict[uuid.UUID, list[DueGoal]] = defaultdict(list)
         for row in rows:
             by_patient[row["patient_id"]].append(from_row(row, DueGoal))
+        per_clinic: dict[uuid.UUID, int] = {}
         for goals in by_patient.values():
-            delivered += await _remind(ctx, uow, goals, now, days_before)
+            clinic_id = goals[0].clinic_id
+            if days_before is not None:
+                per_clinic[clinic_id] = days_before
+            elif clinic_id not in per_clinic:
+                per_clinic[clinic_id] = (
+                    await uow.clinic_settings.get(clinic_id)).reminder_days_before
+            delivered += await _remind(ctx, uow, goals, now, per_clinic[clinic_id])
     log.info("goal_review_reminders", goals=len(rows), delivered=delivered)
     return delivered
 

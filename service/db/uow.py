@@ -14,15 +14,18 @@ from domain.actor import Actor
 from service.db.repos.audit import AuditEntry, AuditRepository
 from service.db.repos.care_plans import CarePlanRepository
 from service.db.repos.check_ins import CheckInRepository
+from service.db.repos.clinic_settings import ClinicSettingsRepository
 from service.db.repos.clinics import ClinicRepository
 from service.db.repos.idempotency import IdempotencyRepository
 from service.db.repos.links import LinkRepository
 from service.db.repos.messages import MessageRepository
 from service.db.repos.patients import PatientRepository
+from service.db.repos.questionnaires import QuestionnaireRepository
 from service.db.repos.responses import ResponseRepository
 from service.db.repos.staff import StaffRepository, TokenRepository
 from service.db.repos.tasks import TaskRepository
 from service.db.repos.templates import TemplateRepository
+from service.db.repos.visits import VisitRepository
 
 
 class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,6 +51,9 @@ class UnitOfWork:
         self.messages = MessageRepository(conn)
         self.links = LinkRepository(conn)
         self.responses = ResponseRepository(conn)
+        self.questionnaires = QuestionnaireRepository(conn)
+        self.clinic_settings = ClinicSettingsRepository(conn)
+        self.visits = VisitRepository(conn)
         self._audit = AuditRepository(conn)
         self._pending_audit: list[AuditEntry] = []
 

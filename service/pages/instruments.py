@@ -54,13 +54,15 @@ class Asked(msgspec.Struct, frozen=True, kw_only=True):
 async def clinic_wai_sr_texts(
     uow: UnitOfWork, clinic_id: uuid.UUID, language: str
 ) -> Mapping[str, str] | None:
-    """The WAI-SR item texts a clinic has loaded from its licensed copy, for `language`.
-
-    Clinics cannot load them yet (there is no store for licensed texts): always None, so
-    the alliance pulse is asked. When the store exists, return its texts here and the
-    WAI-SR replaces the pulse on every check-in page of that clinic."""
-    del uow, clinic_id, language
-    return None
+    """The WAI-SR item texts a clinic has loaded from its licensed copy
+    (`PUT /api/v1/questionnaires/wai-sr/item-texts`), when they are in the patient's
+    language; None otherwise, and the alliance pulse is asked instead."""
+    row = await uow.questionnaires.get(clinic_id, WAI_SR)
+    if row is None or row.item_texts is None:
+        return None
+    if row.item_texts.language != i18n.language_of(language):
+        return None
+    return row.item_texts.texts
 
 
 def _peg(language: str) -> Instrument:

@@ -165,7 +165,8 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
              "medication_id": medication["id"], "taper_id": taper["taper"]["id"],
              "member_id": members["psychologist"], "staff_id": psychologist,
              "token_id": live["id"], "message_id": str(message.id),
-             "check_in_id": check_in["id"], "kind": "check-in", "language": "en"},
+             "check_in_id": check_in["id"], "kind": "check-in", "language": "en",
+             "name": "wai-sr"},
         secrets=secrets, live_token=live["token"], revoked_token=revoked["token"],
         custom_discipline=custom,
         extra_ids={review["id"], revoked["id"], *members.values()})
@@ -236,6 +237,8 @@ PROBES: dict[str, tuple[str, str | None]] = {
     "task": (f"{API}/tasks/{{task_id}}", None),
     "tasks": (f"{API}/tasks?limit=100", None),
     "message": (f"{API}/messages/{{message_id}}", None),
+    "questionnaires": (f"{API}/questionnaires", None),
+    "clinic_settings": (f"{API}/clinic-settings", None),
 }
 
 
@@ -291,6 +294,32 @@ class Endpoint:
     @property
     def is_write(self) -> bool:
         return self.method not in ("GET", "HEAD")
+
+
+def own_questionnaire(url: str = "https://clinic.example/fhir/Questionnaire/sleep",
+                      name: str = "SleepCheck", *, requires_permission: bool = False,
+                      **changes: Any) -> dict[str, Any]:
+    """A clinic's own FHIR R4 Questionnaire that `parse_questionnaire` accepts."""
+    return {
+        "resourceType": "Questionnaire", "url": url, "version": "1", "name": name,
+        "title": "How did you sleep?", "status": "active",
+        "copyright": "Written by the clinic; free to use within it.",
+        "extension": [{"url": "https://concord.invalid/fhir/StructureDefinition/"
+                              "instrument-requires-permission",
+                       "valueBoolean": requires_permission}],
+        "item": [{"linkId": "sleep", "type": "choice", "text": "How well did you sleep?",
+                  "answerOption": [
+                      {"valueCoding": {"code": str(v), "display": label}, "extension": [
+                          {"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue",
+                           "valueDecimal": v}]}
+                      for v, label in ((0, "Badly"), (1, "So-so"), (2, "Well"))]}],
+        **changes,
+    }
+
+
+def wai_sr_texts() -> dict[str, str]:
+    """Stand-ins for a clinic's licensed WAI-SR wording (the real texts are not shipped)."""
+    return {str(n): f"Statement {n} from the clinic's licensed copy" for n in range(1, 13)}
 
 
 def _new_patient(scene: Scene) -> dict[str, Any]:
@@ -428,6 +457,23 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", f"{API}/messages/{{message_id:uuid}}"),
     Endpoint("POST", f"{API}/messages/{{message_id:uuid}}/requeue", if_match="message",
              probes=("message",)),
+    # clinic settings (admins change them; coordinators read them) and visits
+    Endpoint("GET", f"{API}/clinic-settings"),
+    Endpoint("PATCH", f"{API}/clinic-settings", lambda s: {"check_in_every_days": 7},
+             if_match="clinic_settings", probes=("clinic_settings",)),
+    Endpoint("POST", f"{C}/visits",
+             lambda s: {"clinician_id": str(s.world.staff["physician"].id),
+                        "visited_at": "2026-01-02T15:00:00Z"},
+             probes=("plan",), plan_scoped=True, success=201),
+    # questionnaires (admins write; every staff role reads)
+    Endpoint("GET", f"{API}/questionnaires", allowed_as="physician"),
+    Endpoint("POST", f"{API}/questionnaires", lambda s: own_questionnaire(),
+             probes=("questionnaires",), success=201),
+    Endpoint("PUT", f"{API}/questionnaires/{{name:str}}/item-texts",
+             lambda s: {"texts": wai_sr_texts(), "terms_note": "Licensed from SPR"},
+             probes=("questionnaires",)),
+    Endpoint("PUT", f"{API}/questionnaires/{{name:str}}/permission",
+             lambda s: {"note": "Written permission on file"}, probes=("questionnaires",)),
 ]
 BY_ID = {e.id: e for e in ENDPOINTS}
 
@@ -441,10 +487,12 @@ _MANAGER_ONLY = ["GET /message-templates", "PUT /message-templates/{kind}/{langu
                  "DELETE /care-plans/{plan_id}/team/{member_id}",
                  "POST /care-plans/{plan_id}/team/{member_id}/lead",
                  "GET /messages", "GET /messages/{message_id}",
-                 "POST /messages/{message_id}/requeue"]
+                 "POST /messages/{message_id}/requeue", "GET /clinic-settings"]
 _ADMIN_ONLY = ["POST /staff", "PATCH /staff/{staff_id}", "POST /staff/{staff_id}/tokens",
                "GET /staff/{staff_id}/tokens", "DELETE /staff/{staff_id}/tokens/{token_id}",
-               "POST /disciplines", "GET /audit-events"]
+               "POST /disciplines", "GET /audit-events", "PATCH /clinic-settings"]
+_ADMIN_ONLY += ["POST /questionnaires", "PUT /questionnaires/{name}/item-texts",
+                "PUT /questionnaires/{name}/permission"]
 _OTHER_DISCIPLINE = ["PATCH /care-plans/{plan_id}/goals/{goal_id}",
                      "PATCH /care-plans/{plan_id}/activities/{activity_id}",
                      "POST /care-plans/{plan_id}/goals",
@@ -506,11 +554,15 @@ LIST_CASES: list[ListCase] = [
     ListCase("messages-dead", lambda s: f"{API}/messages?status=dead", own_row="message_id"),
     ListCase("messages-by-patient",
              lambda s: f"{API}/messages?patient_id={s.ids['patient_id']}", empty=True),
+    ListCase("questionnaires", lambda s: f"{API}/questionnaires"),
 ]
 LIST_TEMPLATES = {f"{API}/patients", f"{API}/staff", f"{API}/disciplines", f"{API}/care-plans",
                   f"{API}/tasks", f"{API}/audit-events", f"{API}/messages",
-                  f"{API}/message-templates"}
-"""Every GET without an id in its path has a ListCase."""
+                  f"{API}/message-templates", f"{API}/clinic-settings"}
+"""Every GET without an id in its path has a ListCase, but for `clinic-settings`: one
+resource, not a list (another clinic's admin reading its own settings is in
+tests/api/test_clinic_settings.py)."""
+LIST_TEMPLATES |= {f"{API}/questionnaires"}
 
 
 # -- what a denied answer may say -------------------------------------------------------------
