@@ -13,6 +13,9 @@ FHIR_VERSION = "4.0.1"
 # resource type -> interactions this server implements for it
 IMPLEMENTED: dict[str, list[str]] = {
     "CarePlan": ["read"],
+    "CareTeam": ["read"],
+    "Patient": ["read"],
+    "Practitioner": ["read"],
     "Goal": ["read"],
     "MedicationStatement": ["read"],
     "Communication": ["read", "search-type"],

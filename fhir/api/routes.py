@@ -20,6 +20,7 @@ from fhir.mapping import care_plan as mapping
 from fhir.mapping import communication as communication_mapping
 from fhir.mapping import medication as medication_mapping
 from fhir.mapping import opioids as opioid_mapping
+from fhir.mapping import people
 from service.db.uow import UnitOfWork
 from service.usecases import care_plans, medications, opioids, patients
 
@@ -86,6 +87,27 @@ async def read_care_plan(
 ) -> Response[dict[str, Any]]:
     plan = await care_plans.get(uow, actor, plan_id)
     return _resource(mapping.care_plan(plan))
+
+
+@get("/Patient/{patient_id:uuid}", media_type=FHIR_JSON)
+async def read_patient(
+    patient_id: uuid.UUID, uow: UnitOfWork, actor: Actor
+) -> Response[dict[str, Any]]:
+    return _resource(people.patient(await patients.get(uow, actor, patient_id)))
+
+
+@get("/Practitioner/{staff_id:uuid}", media_type=FHIR_JSON)
+async def read_practitioner(
+    staff_id: uuid.UUID, uow: UnitOfWork, actor: Actor
+) -> Response[dict[str, Any]]:
+    return _resource(people.practitioner(await uow.staff.get(actor.clinic_id, staff_id)))
+
+
+@get("/CareTeam/{plan_id:uuid}", media_type=FHIR_JSON)
+async def read_care_team(
+    plan_id: uuid.UUID, uow: UnitOfWork, actor: Actor
+) -> Response[dict[str, Any]]:
+    return _resource(people.care_team(await care_plans.get(uow, actor, plan_id)))
 
 
 @get("/Goal/{goal_id:uuid}", media_type=FHIR_JSON)
@@ -248,6 +270,9 @@ fhir_router = Router(
     route_handlers=[
         metadata,
         read_care_plan,
+        read_patient,
+        read_practitioner,
+        read_care_team,
         read_goal,
         read_medication_statement,
         read_observation,

@@ -40,6 +40,7 @@ def care_plan(plan: CarePlan) -> dict[str, Any]:
         ],
         "title": plan.title,
         "subject": {"reference": f"Patient/{plan.patient_id}"},
+        "careTeam": [{"reference": f"CareTeam/{plan.id}"}],
     }
     extensions = []
     if plan.what_matters:

@@ -102,7 +102,8 @@ async def test_metadata_lists_observation_and_detected_issue(client: Any) -> Non
     resources = body["rest"][0]["resource"]
     served = {r["type"]: [i["code"] for i in r["interaction"]] for r in resources}
     assert served == {
-        "CarePlan": ["read"],
+        "CarePlan": ["read"], "CareTeam": ["read"], "Patient": ["read"],
+                      "Practitioner": ["read"],
         "Goal": ["read"],
         "MedicationStatement": ["read"],
         "Observation": ["read"],

@@ -18,7 +18,8 @@ async def test_metadata_lists_only_what_is_served(client: Any) -> None:
     body = response.json()
     assert body["fhirVersion"] == "4.0.1"
     served = {r["type"]: [i["code"] for i in r["interaction"]] for r in body["rest"][0]["resource"]}
-    assert served == {"CarePlan": ["read"], "Goal": ["read"], "MedicationStatement": ["read"],
+    assert served == {"CarePlan": ["read"], "CareTeam": ["read"], "Patient": ["read"],
+                      "Practitioner": ["read"], "Goal": ["read"], "MedicationStatement": ["read"],
                       "Observation": ["read"],
                       "DetectedIssue": ["read", "search-type"],
                       "Communication": ["read", "search-type"]}
@@ -78,3 +79,27 @@ async def test_medication_statement_reads_as_rxnorm_coded_fhir(client: Any,
     outsider = await client.get(f"/fhir/MedicationStatement/{recorded.json()['id']}",
                                 headers=world.auth("outsider"))
     assert outsider.status_code == 404
+
+
+async def test_the_plans_references_resolve_to_patient_care_team_and_practitioners(
+        client: Any, world: ClinicWorld) -> None:
+    from fhir.resources.R4B.careteam import CareTeam
+    from fhir.resources.R4B.patient import Patient
+    from fhir.resources.R4B.practitioner import Practitioner
+
+    plan = await create_plan(client, world)
+    headers = world.auth("psychologist")
+    care_plan = (await client.get(f"/fhir/CarePlan/{plan['id']}", headers=headers)).json()
+    patient = await client.get(f"/fhir/{care_plan['subject']['reference']}", headers=headers)
+    assert patient.status_code == 200
+    assert Patient.model_validate(patient.json()).name[0].family == "Delgado"
+    team = await client.get(f"/fhir/{care_plan['careTeam'][0]['reference']}", headers=headers)
+    resource = CareTeam.model_validate(team.json())
+    members = [p.member.reference for p in resource.participant]
+    assert members[0] == care_plan["subject"]["reference"]  # the patient is on the team
+    assert len(members) == 5
+    practitioner = await client.get(f"/fhir/{members[1]}", headers=headers)
+    assert Practitioner.model_validate(practitioner.json()).active is True
+    other = await client.get(f"/fhir/{care_plan['subject']['reference']}",
+                             headers=world.auth("outsider"))
+    assert other.status_code == 404
