@@ -25,7 +25,7 @@ from domain.alliance_trend import (
     AllianceHistory,
     Relationship,
 )
-from service.charts import FONT, GRID, REVIEW, TEXT, attr, text
+from service.svg import GRID, REVIEW, TEXT, count, empty, head, number, text
 
 WIDTH = 760
 LEFT, RIGHT, TOP = 72, 40, 60
@@ -43,8 +43,7 @@ DASHES = (None, "8 4", "2 3", "10 3 2 3", "4 4", "1 2", "12 2")
 PEG_COLOUR = "#555555"
 
 
-def _n(value: float) -> str:
-    return f"{value:.1f}"
+_n = number
 
 
 def _f(value: float) -> str:
@@ -112,22 +111,9 @@ def render_alliance_chart(history: AllianceHistory, title: str) -> str:
     """The alliance history as a standalone SVG document (a string)."""
     legend_rows = len(history.relationships) + 2
     height = LEGEND_TOP + legend_rows * LEGEND_ROW + 10
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" '
-        f'height="{height}" viewBox="0 0 {WIDTH} {height}" '
-        'aria-labelledby="alliance-chart-title alliance-chart-desc" '
-        f'font-family="{attr(FONT)}" font-size="12" fill="{TEXT}">',
-        f'<title id="alliance-chart-title">{text(title)}</title>',
-        f'<desc id="alliance-chart-desc">{text(describe(history))}</desc>',
-        f'<rect width="{WIDTH}" height="{height}" fill="#FFFFFF"/>',
-        f'<text x="{LEFT}" y="28" font-size="16" font-weight="bold">'
-        f'{text(title[:79] + "…" if len(title) > 80 else title)}</text>',
-    ]
+    out = head("alliance-chart", WIDTH, height, title, describe(history), LEFT)
     if not history.relationships and not history.peg:
-        out.append(f'<text class="empty" x="{WIDTH / 2:.1f}" y="{TOP + ALLIANCE_H / 2:.1f}" '
-                   'text-anchor="middle" font-size="14">no check-in answered yet</text>')
-        out.append("</svg>")
-        return "\n".join(out) + "\n"
+        return empty(out, WIDTH / 2, TOP + ALLIANCE_H / 2, "no check-in answered yet")
     scale = _Scale(history)
     out += _axes(scale)
     for marker in history.goal_reviews:
@@ -195,30 +181,27 @@ def _peg(scale: _Scale, history: AllianceHistory) -> list[str]:
     return out
 
 
+def _y_axis(css: str, values: range | tuple[int, ...], y_of: Callable[[float], float],
+            label: str, top: float, bottom: float) -> list[str]:
+    """A labelled vertical axis with a grid line at each of `values`."""
+    out = [f'<g class="y-axis {css}">']
+    for value in values:
+        y = _n(y_of(value))
+        out.append(f'<line x1="{LEFT}" y1="{y}" x2="{LEFT + PLOT_W}" y2="{y}" stroke="{GRID}"/>'
+                   f'<text x="{LEFT - 8}" y="{y}" text-anchor="end" '
+                   f'dominant-baseline="middle">{value}</text>')
+    middle = _n((top + bottom) / 2)
+    out.append(f'<text x="18" y="{middle}" text-anchor="middle" '
+               f'transform="rotate(-90 18 {middle})">{label}</text>')
+    out.append(f'<line x1="{LEFT}" y1="{top}" x2="{LEFT}" y2="{bottom}" stroke="{TEXT}"/></g>')
+    return out
+
+
 def _axes(scale: _Scale) -> list[str]:
     right = LEFT + PLOT_W
-    out = ['<g class="y-axis alliance-axis">']
-    for value in range(int(ALLIANCE_MIN), int(ALLIANCE_MAX) + 1):
-        y = _n(scale.y_alliance(value))
-        out.append(f'<line x1="{LEFT}" y1="{y}" x2="{right}" y2="{y}" stroke="{GRID}"/>'
-                   f'<text x="{LEFT - 8}" y="{y}" text-anchor="end" '
-                   f'dominant-baseline="middle">{value}</text>')
-    middle = _n(TOP + ALLIANCE_H / 2)
-    out.append(f'<text x="18" y="{middle}" text-anchor="middle" '
-               f'transform="rotate(-90 18 {middle})">Alliance (1-5)</text>')
-    out.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + ALLIANCE_H}" '
-               f'stroke="{TEXT}"/></g>')
-    out.append('<g class="y-axis peg-axis">')
-    for value in (0, 5, 10):
-        y = _n(scale.y_peg(value))
-        out.append(f'<line x1="{LEFT}" y1="{y}" x2="{right}" y2="{y}" stroke="{GRID}"/>'
-                   f'<text x="{LEFT - 8}" y="{y}" text-anchor="end" '
-                   f'dominant-baseline="middle">{value}</text>')
-    middle = _n(PEG_TOP + PEG_H / 2)
-    out.append(f'<text x="18" y="{middle}" text-anchor="middle" '
-               f'transform="rotate(-90 18 {middle})">PEG (0-10)</text>')
-    out.append(f'<line x1="{LEFT}" y1="{PEG_TOP}" x2="{LEFT}" y2="{AXIS_BOTTOM}" '
-               f'stroke="{TEXT}"/></g>')
+    out = _y_axis("alliance-axis", range(int(ALLIANCE_MIN), int(ALLIANCE_MAX) + 1),
+                  scale.y_alliance, "Alliance (1-5)", TOP, TOP + ALLIANCE_H)
+    out += _y_axis("peg-axis", (0, 5, 10), scale.y_peg, "PEG (0-10)", PEG_TOP, AXIS_BOTTOM)
     out.append('<g class="x-axis">')
     out.append(f'<line x1="{LEFT}" y1="{AXIS_BOTTOM}" x2="{right}" y2="{AXIS_BOTTOM}" '
                f'stroke="{TEXT}"/>')
@@ -291,5 +274,4 @@ def describe(history: AllianceHistory) -> str:
     return " ".join(parts)
 
 
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+_count = count

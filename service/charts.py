@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Callable
-from xml.sax.saxutils import escape
 
 from domain.opioids.history import HistoryPoint, Marker, MmeHistory, fmt
+from service.svg import GRID, REVIEW, TEXT, count, empty, head, number, text
 
 WIDTH, HEIGHT = 760, 420
 LEFT, RIGHT, TOP, BOTTOM = 72, 112, 60, 120
@@ -34,28 +33,11 @@ ACTUAL = "#0072B2"  # Okabe-Ito blue: solid, thick
 PLANNED = "#E69F00"  # orange: dashed
 THRESHOLD = "#555555"  # dark grey: fine dashes, labelled
 TAPER_STEP = "#009E73"  # bluish green: dotted vertical, triangle on top
-REVIEW = "#CC79A7"  # reddish purple: solid thin vertical, diamond on top
 TODAY = "#999999"
-TEXT = "#222222"
-GRID = "#E6E6E6"
-FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
-
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_MAX_VISIBLE_TITLE = 80
 
 
-def text(value: str) -> str:
-    """Character data, escaped; characters XML 1.0 cannot hold are dropped."""
-    return escape(_NOT_XML.sub("", value))
 
-
-def attr(value: str) -> str:
-    """An attribute value for double quotes, escaped."""
-    return escape(_NOT_XML.sub("", value), {'"': "&quot;", "\n": "&#10;", "\t": "&#9;"})
-
-
-def _n(value: float) -> str:
-    return f"{value:.1f}"
+_n = number
 
 
 class _Scale:
@@ -98,23 +80,9 @@ def _nice_step(raw: float) -> float:
 
 def render_mme_chart(history: MmeHistory, title: str) -> str:
     """The history as a standalone SVG document (a string), accessible and deterministic."""
-    desc = describe(history)
-    visible = title if len(title) <= _MAX_VISIBLE_TITLE else title[:_MAX_VISIBLE_TITLE - 1] + "…"
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" '
-        f'height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        'aria-labelledby="mme-chart-title mme-chart-desc" '
-        f'font-family="{attr(FONT)}" font-size="12" fill="{TEXT}">',
-        f'<title id="mme-chart-title">{text(title)}</title>',
-        f'<desc id="mme-chart-desc">{text(desc)}</desc>',
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#FFFFFF"/>',
-        f'<text x="{LEFT}" y="28" font-size="16" font-weight="bold">{text(visible)}</text>',
-    ]
+    out = head("mme-chart", WIDTH, HEIGHT, title, describe(history), LEFT)
     if not history.points and not history.planned:
-        out.append(f'<text class="empty" x="{WIDTH / 2:.1f}" y="{HEIGHT / 2:.1f}" '
-                   'text-anchor="middle" font-size="14">no opioid on record</text>')
-        out.append("</svg>")
-        return "\n".join(out) + "\n"
+        return empty(out, WIDTH / 2, HEIGHT / 2, "no opioid on record")
     scale = _Scale(history)
     out += _axes(scale)
     out += _thresholds(scale, history.thresholds)
@@ -191,8 +159,7 @@ def _amount(point: HistoryPoint) -> str:
     return f"{fmt(point.mme_per_day)} MME/day"
 
 
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+_count = count
 
 
 def _axes(scale: _Scale) -> list[str]:

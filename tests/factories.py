@@ -138,3 +138,40 @@ async def add_goal(
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+# -- medications: RXCUIs from the shipped opioid table (CDC value sets) --------------------
+
+OXYCODONE_5_TABLET = "1049621"  # oxycodone hydrochloride 5 MG Oral Tablet
+FENTANYL_25_PATCH = "245134"  # 72 HR fentanyl 0.025 MG/HR Transdermal System
+HYDROCODONE_APAP_5_325 = "857002"  # acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet
+
+OXYCODONE_4_A_DAY: dict[str, Any] = {
+    "rxnorm_code": OXYCODONE_5_TABLET, "display": "oxycodone hydrochloride 5 MG Oral Tablet",
+    "dose_quantity": 1, "dose_unit": "tablet", "schedule": {"count": 4, "period": 1, "unit": "d"}}
+FENTANYL_25_EVERY_72_H: dict[str, Any] = {
+    "rxnorm_code": FENTANYL_25_PATCH, "display": "72 HR fentanyl 0.025 MG/HR Transdermal System",
+    "route": "transdermal", "dose_quantity": 1, "dose_unit": "patch",
+    "schedule": {"count": 1, "period": 72, "unit": "h"}}
+HYDROCODONE_AS_NEEDED_6: dict[str, Any] = {
+    "rxnorm_code": HYDROCODONE_APAP_5_325,
+    "display": "acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet",
+    "dose_quantity": 1, "dose_unit": "tablet",
+    "schedule": {"count": 1, "period": 4, "unit": "h", "as_needed": True, "max_per_day": 6}}
+THREE_OPIOIDS = (OXYCODONE_4_A_DAY, FENTANYL_25_EVERY_72_H, HYDROCODONE_AS_NEEDED_6)
+"""CDC 2022 factors: oxycodone 5 mg x 4/day x 1.5 = 30; fentanyl 25 mcg/h x 2.4 = 60;
+hydrocodone 5 mg x at most 6/day (as needed: the maximum counts) x 1 = 30; 120 MME/day."""
+
+
+async def record_medication(client: Any, world: ClinicWorld, plan_id: str,
+                            body: dict[str, Any]) -> Any:
+    """Record as the team's physician; returns the 201 response."""
+    response = await client.post(f"/api/v1/care-plans/{plan_id}/medications",
+                                 headers=world.auth("physician"), json=body)
+    assert response.status_code == 201, response.text
+    return response
+
+
+async def record_three_opioids(client: Any, world: ClinicWorld, plan_id: str) -> list[str]:
+    return [(await record_medication(client, world, plan_id, body)).json()["id"]
+            for body in THREE_OPIOIDS]

@@ -182,6 +182,11 @@ _COUNT = frozenset({
     "tablet", "tablets", "tab", "tabs", "capsule", "capsules", "cap", "caps",
     "each", "ea", "unit", "units", "pill", "pills", "1",
 })
+_PER_UNIT: Mapping[str, tuple[frozenset[str], str]] = {
+    # strength unit -> the dose units that count units of it, and how to say so
+    "mg": (_COUNT, "a solid form of {:g} mg per unit: expected tablets/capsules or mg"),
+    "mg/ml": (_ML, "a liquid of {:g} mg/mL: expected mL or mg"),
+}
 _PATCH = frozenset({"patch", "patches", "system", "systems", "each", "ea", "unit", "units",
                     "1"})
 _RATE = frozenset({"mcg/h", "mcg/hr", "mcg/hour", "ug/h", "ug/hr", "µg/h", "microgram/hour"})
@@ -318,29 +323,20 @@ def mme_for(statement: MedicationStatement, product: OpioidProduct | None) -> Mm
         return unknown(
             f"{product.dose_form} is not an oral form; the CDC conversion factors are for "
             "oral doses (and transdermal fentanyl)", ingredient=ingredient)
-    if strength_unit == "mg":
-        if dose_unit in _MG:
-            mg_per_unit = 1.0
-        elif dose_unit in _COUNT:
-            mg_per_unit = product.strength
-        else:
-            return unknown(
-                f"the dose unit {statement.dose_unit!r} does not fit a solid form of "
-                f"{product.strength:g} mg per unit: expected tablets/capsules or mg",
-                ingredient=ingredient)
-    elif strength_unit == "mg/ml":
-        if dose_unit in _MG:
-            mg_per_unit = 1.0
-        elif dose_unit in _ML:
-            mg_per_unit = product.strength
-        else:
-            return unknown(
-                f"the dose unit {statement.dose_unit!r} does not fit a liquid of "
-                f"{product.strength:g} mg/mL: expected mL or mg", ingredient=ingredient)
-    else:
+    form = _PER_UNIT.get(strength_unit)
+    if form is None:
         return unknown(
             f"the strength unit {product.strength_unit!r} is not supported for "
             f"{ingredient}: expected mg or mg/mL", ingredient=ingredient)
+    units, what = form
+    if dose_unit in _MG:
+        mg_per_unit = 1.0
+    elif dose_unit in units:
+        mg_per_unit = product.strength
+    else:
+        return unknown(
+            f"the dose unit {statement.dose_unit!r} does not fit {what.format(product.strength)}",
+            ingredient=ingredient)
 
     if schedule.as_needed:
         max_per_day = schedule.max_per_day

@@ -27,8 +27,6 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 
-import sqlalchemy as sa
-
 from domain import alliance_trend as rules
 from domain.actor import Actor
 from domain.alliance_trend import AllianceHistory, AlliancePoint, PegPoint, Relationship
@@ -37,51 +35,37 @@ from domain.check_in import ALLIANCE_PULSE, PEG, CheckIn
 from domain.errors import NotFound
 from domain.task import Task
 from domain.vocab import TaskKind, TaskPriority
-from service.db import tables as t
-from service.db.repos.base import Repository
 from service.db.uow import UnitOfWork
 from service.pages.instruments import WAI_SR
 
 ALLIANCE_URLS = (ALLIANCE_PULSE, WAI_SR)
-r = t.questionnaire_responses.c
 
 
-class _Answers(Repository):
-    """The stored responses an alliance trend is made of (read-only)."""
-
-    async def read(self, clinic_id: uuid.UUID, patient_id: uuid.UUID,
+async def _answers(uow: UnitOfWork, clinic_id: uuid.UUID, patient_id: uuid.UUID,
                    clinician_id: uuid.UUID | None = None
                    ) -> tuple[list[AlliancePoint], list[PegPoint]]:
-        """The patient's alliance points (about `clinician_id`, or every clinician) and
-        every PEG they answered, oldest first."""
-        alliance = sa.and_(r.questionnaire.in_(ALLIANCE_URLS), r.clinician_id.is_not(None))
-        if clinician_id is not None:
-            alliance = sa.and_(alliance, r.clinician_id == clinician_id)
-        rows = (await self.conn.execute(
-            sa.select(r.questionnaire, r.check_in_id, r.clinician_id, r.scores, r.authored_at)
-            .where(r.clinic_id == clinic_id, r.patient_id == patient_id,
-                   sa.or_(alliance, r.questionnaire == PEG))
-            .order_by(r.authored_at, r.id))).all()
-        pegs: list[PegPoint] = []
-        peg_of_check_in: dict[uuid.UUID, float] = {}
-        for row in rows:
-            total = row.scores.get("total") if row.questionnaire == PEG else None
-            if isinstance(total, int | float) and not isinstance(total, bool):
-                pegs.append(PegPoint(authored_at=row.authored_at, total=float(total)))
-                if row.check_in_id is not None:
-                    peg_of_check_in[row.check_in_id] = float(total)
-        points: list[AlliancePoint] = []
-        for row in rows:
-            if row.questionnaire == PEG:
-                continue
-            scored = rules.alliance_scores(row.scores)
-            if scored is None:
-                continue
-            points.append(AlliancePoint(
-                authored_at=row.authored_at, clinician_id=row.clinician_id,
-                total=scored[0], goal_agreement=scored[1], check_in_id=row.check_in_id,
-                peg_total=peg_of_check_in.get(row.check_in_id) if row.check_in_id else None))
-        return points, pegs
+    """The patient's alliance points (about `clinician_id`, or every clinician) and every
+    PEG they answered, oldest first; each point carries the PEG of its check-in."""
+    rows = await uow.responses.scored(clinic_id, patient_id, (*ALLIANCE_URLS, PEG),
+                                      with_clinician=ALLIANCE_URLS, clinician_id=clinician_id)
+    pegs: list[PegPoint] = []
+    peg_of_check_in: dict[uuid.UUID, float] = {}
+    for row in rows:
+        total = row.scores.get("total") if row.questionnaire == PEG else None
+        if isinstance(total, int | float) and not isinstance(total, bool):
+            pegs.append(PegPoint(authored_at=row.authored_at, total=float(total)))
+            if row.check_in_id is not None:
+                peg_of_check_in[row.check_in_id] = float(total)
+    points: list[AlliancePoint] = []
+    for row in rows:
+        scored = None if row.questionnaire == PEG else rules.alliance_scores(row.scores)
+        if scored is None or row.clinician_id is None:
+            continue
+        points.append(AlliancePoint(
+            authored_at=row.authored_at, clinician_id=row.clinician_id,
+            total=scored[0], goal_agreement=scored[1], check_in_id=row.check_in_id,
+            peg_total=peg_of_check_in.get(row.check_in_id) if row.check_in_id else None))
+    return points, pegs
 
 
 async def _who(uow: UnitOfWork, plan: CarePlan, staff_id: uuid.UUID) -> tuple[str, str]:
@@ -106,7 +90,7 @@ async def after_answer(uow: UnitOfWork, check_in: CheckIn, now: dt.datetime) -> 
     clinician_id = check_in.clinician_id
     if clinician_id is None:
         return []
-    points, _ = await _Answers(uow.conn).read(check_in.clinic_id, check_in.patient_id,
+    points, _ = await _answers(uow, check_in.clinic_id, check_in.patient_id,
                                               clinician_id)
     if not points or points[-1].check_in_id != check_in.id:
         return []  # this check-in asked no alliance questionnaire (or is not the latest)
@@ -163,7 +147,7 @@ async def history(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID,
     plan = await uow.care_plans.get(actor.clinic_id, plan_id)
     plan.require_visible(actor)
     uow.audit(actor, "read", "AllianceTrend", plan.id, plan.patient_id)
-    points, pegs = await _Answers(uow.conn).read(plan.clinic_id, plan.patient_id)
+    points, pegs = await _answers(uow, plan.clinic_id, plan.patient_id)
     by_clinician: dict[uuid.UUID, list[AlliancePoint]] = defaultdict(list)
     for point in points:
         by_clinician[point.clinician_id].append(point)

@@ -5,29 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import sqlalchemy as sa
-
 from domain.actor import Actor
 from domain.care_plan import check_version
 from domain.errors import Invalid, NotFound
 from domain.task import Task, TaskPatch, apply_patch
-from service.db import tables as t
 from service.db.uow import UnitOfWork
 
 
 async def _on_team(uow: UnitOfWork, plan_id: uuid.UUID | None, staff_id: uuid.UUID) -> bool:
-    if plan_id is None:
-        return False
-    return bool(
-        await uow.conn.scalar(
-            sa.select(
-                sa.exists().where(
-                    t.care_team_members.c.care_plan_id == plan_id,
-                    t.care_team_members.c.staff_id == staff_id,
-                )
-            )
-        )
-    )
+    return plan_id is not None and await uow.care_plans.is_member(plan_id, staff_id)
 
 
 async def _check_owner(uow: UnitOfWork, actor: Actor, owner_id: uuid.UUID | None) -> None:

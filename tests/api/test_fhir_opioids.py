@@ -14,56 +14,16 @@ from fhir.resources.R4B.detectedissue import DetectedIssue
 from fhir.resources.R4B.observation import Observation
 
 from service.settings import Settings
-from tests.factories import ClinicWorld, create_plan
+from tests.factories import ClinicWorld, create_plan, record_three_opioids
 
 pytestmark = pytest.mark.asyncio
 
 FHIR_JSON = "application/fhir+json"
 
-# The three opioids of tests/api/test_opioid_stewardship.py: 30 + 60 + 30 = 120 MME/day.
-THREE_OPIOIDS: list[dict[str, Any]] = [
-    {
-        "rxnorm_code": "1049621",
-        "display": "oxycodone hydrochloride 5 MG Oral Tablet",
-        "dose_quantity": 1,
-        "dose_unit": "tablet",
-        "schedule": {"count": 4, "period": 1, "unit": "d"},
-    },
-    {
-        "rxnorm_code": "245134",
-        "display": "72 HR fentanyl 0.025 MG/HR Transdermal System",
-        "route": "transdermal",
-        "dose_quantity": 1,
-        "dose_unit": "patch",
-        "schedule": {"count": 1, "period": 72, "unit": "h"},
-    },
-    {
-        "rxnorm_code": "857002",
-        "display": "acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet",
-        "dose_quantity": 1,
-        "dose_unit": "tablet",
-        "schedule": {"count": 1, "period": 4, "unit": "h", "as_needed": True, "max_per_day": 6},
-    },
-]
-
-
-async def _three_opioids(client: Any, world: ClinicWorld, plan_id: str) -> list[str]:
-    ids = []
-    for body in THREE_OPIOIDS:
-        response = await client.post(
-            f"/api/v1/care-plans/{plan_id}/medications",
-            headers=world.auth("physician"),
-            json=body,
-        )
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["id"])
-    return ids
-
-
 async def _fast_taper(client: Any, world: ClinicWorld, plan_id: str) -> Any:
     """120 MME/day to 0 in ten weekly steps after three years: too fast at every step,
     abrupt at the last, no shared decision."""
-    ids = await _three_opioids(client, world, plan_id)
+    ids = await record_three_opioids(client, world, plan_id)
     start = dt.date.today() + dt.timedelta(days=7)
     created = await client.post(
         f"/api/v1/care-plans/{plan_id}/tapers",
@@ -118,7 +78,7 @@ async def test_total_mme_is_an_observation_every_discipline_reads(
     client: Any, world: ClinicWorld
 ) -> None:
     plan = await create_plan(client, world)
-    await _three_opioids(client, world, plan["id"])
+    await record_three_opioids(client, world, plan["id"])
     for who in ("physician", "psychologist", "acupuncturist", "coordinator"):
         response = await client.get(f"/fhir/Observation/mme-{plan['id']}", headers=world.auth(who))
         assert response.status_code == 200, response.text

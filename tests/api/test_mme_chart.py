@@ -10,23 +10,19 @@ from typing import Any
 
 import pytest
 
-from tests.factories import ClinicWorld, add_goal, create_plan
+from tests.factories import (
+    FENTANYL_25_PATCH,
+    HYDROCODONE_APAP_5_325,
+    OXYCODONE_5_TABLET,
+    ClinicWorld,
+    add_goal,
+    create_plan,
+    record_medication,
+)
 
 pytestmark = pytest.mark.asyncio
 
 SVG = "{http://www.w3.org/2000/svg}"
-OXYCODONE_5_TABLET = "1049621"  # oxycodone hydrochloride 5 MG Oral Tablet
-FENTANYL_25_PATCH = "245134"  # 72 HR fentanyl 0.025 MG/HR Transdermal System
-HYDROCODONE_APAP_5_325 = "857002"  # acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet
-
-
-async def _record(client: Any, world: ClinicWorld, plan_id: str, body: dict[str, Any]) -> Any:
-    response = await client.post(f"/api/v1/care-plans/{plan_id}/medications",
-                                 headers=world.auth("physician"), json=body)
-    assert response.status_code == 201, response.text
-    return response
-
-
 def _day(today: dt.date, offset: int) -> str:
     return (today + dt.timedelta(days=offset)).isoformat()
 
@@ -41,13 +37,13 @@ async def _history_plan(client: Any, world: ClinicWorld, today: dt.date) -> str:
     plan = await create_plan(client, world)
     plan_id = plan["id"]
     # oxycodone 5 mg, 1 tablet 4 times a day = 20 mg/day x 1.5 = 30 MME/day, from day -90
-    oxycodone = (await _record(client, world, plan_id, {
+    oxycodone = (await record_medication(client, world, plan_id, {
         "rxnorm_code": OXYCODONE_5_TABLET, "display": "oxycodone hydrochloride 5 MG Oral Tablet",
         "dose_quantity": 1, "dose_unit": "tablet", "schedule": {"count": 4},
         "period_start": _day(today, -90)})).json()
     # fentanyl 25 mcg/h, one patch every 72 h = 25 x 2.4 = 60 MME/day, from day -60,
     # stopped later with its last day on -31 (period_end -30, exclusive)
-    fentanyl = await _record(client, world, plan_id, {
+    fentanyl = await record_medication(client, world, plan_id, {
         "rxnorm_code": FENTANYL_25_PATCH,
         "display": "72 HR fentanyl 0.025 MG/HR Transdermal System", "route": "transdermal",
         "dose_quantity": 1, "dose_unit": "patch",
@@ -59,7 +55,7 @@ async def _history_plan(client: Any, world: ClinicWorld, today: dt.date) -> str:
     assert stopped.status_code == 200, stopped.text
     # hydrocodone 5 mg / APAP as needed, at most 6 tablets a day = 30 mg x 1.0 = 30 MME/day,
     # from day -45
-    hydrocodone = (await _record(client, world, plan_id, {
+    hydrocodone = (await record_medication(client, world, plan_id, {
         "rxnorm_code": HYDROCODONE_APAP_5_325,
         "display": "acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet",
         "dose_quantity": 1, "dose_unit": "tablet",
@@ -67,12 +63,12 @@ async def _history_plan(client: Any, world: ClinicWorld, today: dt.date) -> str:
         "period_start": _day(today, -45)})).json()
     # a compounded capsule not in the product table, taken from day -10 to day -6: its MME
     # is unknown, so those days' total is only a lower bound
-    await _record(client, world, plan_id, {
+    await record_medication(client, world, plan_id, {
         "rxnorm_code": "99999999", "display": "oxycodone 7 mg compounded <capsule> & co",
         "dose_quantity": 1, "dose_unit": "capsule", "status": "completed",
         "period_start": _day(today, -10), "period_end": _day(today, -5)})
     # recorded in error: never counts
-    await _record(client, world, plan_id, {
+    await record_medication(client, world, plan_id, {
         "rxnorm_code": OXYCODONE_5_TABLET, "display": "oxycodone hydrochloride 5 MG Oral Tablet",
         "dose_quantity": 2, "dose_unit": "tablet", "status": "entered-in-error",
         "period_start": _day(today, -20)})

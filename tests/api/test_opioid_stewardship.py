@@ -8,45 +8,21 @@ from typing import Any
 
 import pytest
 
-from tests.factories import ClinicWorld, add_goal, create_plan
+from tests.factories import (
+    OXYCODONE_5_TABLET,
+    ClinicWorld,
+    add_goal,
+    create_plan,
+    record_medication,
+    record_three_opioids,
+)
 
 pytestmark = pytest.mark.asyncio
-
-OXYCODONE_5_TABLET = "1049621"  # oxycodone hydrochloride 5 MG Oral Tablet
-FENTANYL_25_PATCH = "245134"  # 72 HR fentanyl 0.025 MG/HR Transdermal System
-HYDROCODONE_APAP_5_325 = "857002"  # acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet
-
-
-async def _record(client: Any, world: ClinicWorld, plan_id: str, body: dict[str, Any]) -> Any:
-    response = await client.post(f"/api/v1/care-plans/{plan_id}/medications",
-                                 headers=world.auth("physician"), json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def _three_opioids(client: Any, world: ClinicWorld, plan_id: str) -> list[str]:
-    ids = []
-    for body in (
-        {"rxnorm_code": OXYCODONE_5_TABLET, "display": "oxycodone hydrochloride 5 MG Oral Tablet",
-         "dose_quantity": 1, "dose_unit": "tablet",
-         "schedule": {"count": 4, "period": 1, "unit": "d"}},
-        {"rxnorm_code": FENTANYL_25_PATCH,
-         "display": "72 HR fentanyl 0.025 MG/HR Transdermal System", "route": "transdermal",
-         "dose_quantity": 1, "dose_unit": "patch",
-         "schedule": {"count": 1, "period": 72, "unit": "h"}},
-        {"rxnorm_code": HYDROCODONE_APAP_5_325,
-         "display": "acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet",
-         "dose_quantity": 1, "dose_unit": "tablet",
-         "schedule": {"count": 1, "period": 4, "unit": "h", "as_needed": True, "max_per_day": 6}},
-    ):
-        ids.append((await _record(client, world, plan_id, body))["id"])
-    return ids
-
 
 async def test_every_discipline_sees_the_same_total_and_thresholds(client: Any,
                                                                    world: ClinicWorld) -> None:
     plan = await create_plan(client, world)
-    await _three_opioids(client, world, plan["id"])
+    await record_three_opioids(client, world, plan["id"])
     for who in ("physician", "physical_therapist", "psychologist", "acupuncturist"):
         read = await client.get(f"/api/v1/care-plans/{plan['id']}", headers=world.auth(who))
         safety = read.json()["opioid_safety"]
@@ -71,7 +47,7 @@ async def test_other_disciplines_read_but_do_not_record_medications(client: Any,
 
 async def test_an_unknown_product_is_unknown_not_zero(client: Any, world: ClinicWorld) -> None:
     plan = await create_plan(client, world)
-    await _record(client, world, plan["id"], {
+    await record_medication(client, world, plan["id"], {
         "rxnorm_code": "99999999", "display": "oxycodone 7 mg compounded capsule",
         "dose_quantity": 1, "dose_unit": "capsule"})
     safety = (await client.get(f"/api/v1/care-plans/{plan['id']}/opioid-safety",
@@ -90,7 +66,7 @@ def _weekly_to_zero(start: dt.date) -> list[dict[str, Any]]:
 async def test_a_ten_week_taper_after_three_years_raises_guardrails_and_tasks(
         client: Any, world: ClinicWorld) -> None:
     plan = await create_plan(client, world)
-    ids = await _three_opioids(client, world, plan["id"])
+    ids = await record_three_opioids(client, world, plan["id"])
     start = dt.date.today() + dt.timedelta(days=7)
     physician = world.auth("physician")
     created = await client.post(f"/api/v1/care-plans/{plan['id']}/tapers", headers=physician, json={
@@ -135,7 +111,7 @@ async def test_ten_percent_a_month_with_a_shared_decision_raises_nothing(
         client: Any, world: ClinicWorld) -> None:
     plan = await create_plan(client, world)
     goal = await add_goal(client, world, plan["id"], "physician", "Get back to gardening")
-    ids = await _three_opioids(client, world, plan["id"])
+    ids = await record_three_opioids(client, world, plan["id"])
     start = dt.date.today() + dt.timedelta(days=7)
     steps = [{"date": (start + dt.timedelta(days=28 * i)).isoformat(),
               "daily_mme": 120 - 12 * (i + 1)} for i in range(9)]

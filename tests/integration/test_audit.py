@@ -14,6 +14,14 @@ from tests.factories import ClinicWorld, add_goal, create_plan
 pytestmark = pytest.mark.asyncio
 
 
+async def _trail(client: Any, world: ClinicWorld, patient_id: str) -> list[dict[str, Any]]:
+    """The patient's audit trail as the clinic's admin reads it."""
+    response = await client.get("/api/v1/audit-events", headers=world.auth("admin"),
+                                params={"patient_id": patient_id, "limit": 500})
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
 async def test_reads_and_writes_are_recorded_with_actor_and_request(
     client: Any, world: ClinicWorld
 ) -> None:
@@ -23,13 +31,7 @@ async def test_reads_and_writes_are_recorded_with_actor_and_request(
         f"/api/v1/care-plans/{plan['id']}",
         headers={**world.auth("physician"), "X-Request-ID": "req-physician-read-1"},
     )
-    events = (
-        await client.get(
-            "/api/v1/audit-events",
-            params={"patient_id": plan["patient_id"], "limit": 500},
-            headers=world.auth("admin"),
-        )
-    ).json()["items"]
+    events = await _trail(client, world, plan["patient_id"])
     steps = [(e["actor_id"], e["action"], e["resource_type"]) for e in events]
     coordinator = str(world.staff["coordinator"].id)
     assert (coordinator, "create", "Patient") in steps
@@ -50,13 +52,7 @@ async def test_a_failed_write_leaves_no_audit_row(client: Any, world: ClinicWorl
         json={"description": "x", "owners": ["physical_therapist"]},
     )
     assert denied.status_code == 403
-    events = (
-        await client.get(
-            "/api/v1/audit-events",
-            params={"patient_id": plan["patient_id"], "limit": 500},
-            headers=world.auth("admin"),
-        )
-    ).json()["items"]
+    events = await _trail(client, world, plan["patient_id"])
     assert not [e for e in events if e["request_id"] == "denied-1"]
 
 

@@ -78,6 +78,12 @@ class CarePlanRepository(Repository):
             raise NotFound("care plan")
         return _decoder.decode(document)
 
+    async def is_member(self, plan_id: uuid.UUID, staff_id: uuid.UUID) -> bool:
+        """Whether the staff member is on this plan's care team."""
+        return bool(await self.conn.scalar(sa.select(sa.exists().where(
+            t.care_team_members.c.care_plan_id == plan_id,
+            t.care_team_members.c.staff_id == staff_id))))
+
     async def plan_of_goal(self, clinic_id: uuid.UUID, goal_id: uuid.UUID) -> uuid.UUID | None:
         return await self.conn.scalar(
             sa.select(t.goals.c.care_plan_id).where(

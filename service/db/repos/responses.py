@@ -35,6 +35,14 @@ class StoredResponse(msgspec.Struct, kw_only=True):
     created_at: dt.datetime | None = None
 
 
+class ScoredResponse(msgspec.Struct, kw_only=True, frozen=True):
+    questionnaire: str
+    check_in_id: uuid.UUID | None
+    clinician_id: uuid.UUID | None
+    scores: dict[str, Any]
+    authored_at: dt.datetime
+
+
 class ResponseRepository(Repository):
     async def add(self, response: StoredResponse) -> None:
         values = {
@@ -75,3 +83,19 @@ class ResponseRepository(Repository):
             )
         )
         return result.rowcount == 1
+
+    async def scored(self, clinic_id: uuid.UUID, patient_id: uuid.UUID,
+                     questionnaires: tuple[str, ...], *, with_clinician: tuple[str, ...] = (),
+                     clinician_id: uuid.UUID | None = None) -> list[ScoredResponse]:
+        """The patient's scored responses to `questionnaires`, oldest first. Those in
+        `with_clinician` count only when they name a clinician (`clinician_id`, if given)."""
+        named = sa.and_(r.questionnaire.in_(with_clinician), r.clinician_id.is_not(None))
+        if clinician_id is not None:
+            named = sa.and_(named, r.clinician_id == clinician_id)
+        plain = r.questionnaire.in_([q for q in questionnaires if q not in with_clinician])
+        rows = await self.conn.execute(
+            sa.select(r.questionnaire, r.check_in_id, r.clinician_id, r.scores, r.authored_at)
+            .where(r.clinic_id == clinic_id, r.patient_id == patient_id,
+                   sa.or_(named, plain))
+            .order_by(r.authored_at, r.id))
+        return [from_row(row, ScoredResponse) for row in rows.mappings()]

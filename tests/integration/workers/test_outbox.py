@@ -102,14 +102,6 @@ def ctx(engine: AsyncEngine, settings: Settings, sink: Sink) -> dict[str, Any]:
             "settings": msgspec.structs.replace(settings, smtp_port=sink.port)}
 
 
-@pytest_asyncio.fixture
-async def patient_id(client: Any, world: ClinicWorld) -> uuid.UUID:
-    response = await client.post("/api/v1/patients", json=PATIENT,
-                                 headers=world.auth("coordinator"))
-    assert response.status_code == 201, response.text
-    return uuid.UUID(response.json()["id"])
-
-
 def new_message(world: ClinicWorld, patient_id: uuid.UUID, **changes: Any) -> Message:
     tag = uuid.uuid4().hex[:10]
     values: dict[str, Any] = {

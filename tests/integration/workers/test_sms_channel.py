@@ -13,24 +13,22 @@ import datetime as dt
 import json
 import re
 import socket
-import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import msgspec
 import pytest
-import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.message import Backoff, Channel, DeliveryFailed, Message, MessageStatus
+from domain.message import Backoff, Channel, Message, MessageStatus
 from service.db.uow import unit_of_work
 from service.settings import Settings
-from tests.factories import PATIENT, ClinicWorld
+from tests.factories import ClinicWorld
+from tests.integration.workers.local_http import Answer, failure_of, outbound, serve
 from workers.channels import make_channel
 from workers.channels.sms import SmsChannel, twilio_failure
 from workers.outbox import OutboxConfig, send_message
@@ -118,39 +116,14 @@ class FakeTwilio:
 
 
 def _serve(fake: FakeTwilio) -> Iterator[FakeTwilio]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self._answer("POST")
+    def answer(method: str, path: str, headers: Any, raw: bytes) -> Answer:
+        status, body = fake.handle(method, path, headers, raw)
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return status, data, {"Content-Type": "application/json"}
 
-        def do_GET(self) -> None:
-            self._answer("GET")
-
-        def _answer(self, method: str) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, body = fake.handle(method, self.path, self.headers, raw)
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):  # the client timed out
-                pass
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(answer) as port:
+        fake.port = port
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -169,19 +142,7 @@ def sms_settings(base: Settings, fake: FakeTwilio, **changes: Any) -> Settings:
 
 def sms(to: str = "+15555550123", body: str = "Your care team would like to hear from you: "
         "https://concord.example/c/abc", **changes: Any) -> Message:
-    values: dict[str, Any] = {
-        "id": uuid.uuid4(), "clinic_id": uuid.uuid4(), "patient_id": uuid.uuid4(),
-        "kind": "check-in", "channel": Channel.SMS, "recipient": to, "body_text": body,
-        "idempotency_key": f"check-in:{uuid.uuid4().hex[:10]}",
-    }
-    values.update(changes)
-    return Message(**values)
-
-
-async def failure_of(channel: SmsChannel, message: Message) -> DeliveryFailed:
-    with pytest.raises(DeliveryFailed) as caught:
-        await channel.send(message)
-    return caught.value
+    return outbound(Channel.SMS, to, body, **changes)
 
 
 pytestmark = pytest.mark.asyncio
@@ -310,14 +271,6 @@ class TestAnswers:
 
 
 # -- through the outbox ---------------------------------------------------------------------
-
-@pytest_asyncio.fixture
-async def patient_id(client: Any, world: ClinicWorld) -> uuid.UUID:
-    response = await client.post("/api/v1/patients", json=PATIENT,
-                                 headers=world.auth("coordinator"))
-    assert response.status_code == 201, response.text
-    return uuid.UUID(response.json()["id"])
-
 
 class TestThroughTheOutbox:
     async def test_sent_and_stopped_texts_are_recorded(

@@ -7,20 +7,18 @@ from __future__ import annotations
 import hmac
 import json
 import socket
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
 
-from domain.message import Channel, DeliveryFailed, Message
+from domain.message import Channel, Message
 from service.settings import Settings
+from tests.integration.workers.local_http import Answer, failure_of, outbound, serve
 from workers.channels import make_channel
 from workers.channels.webhook import (
     TOLERANCE,
@@ -64,27 +62,14 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     fake = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status = fake.handle(self.headers, raw)
-            self.send_response(status)
-            if status in (301, 302, 307, 308):
-                self.send_header("Location", "/elsewhere")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def answer(method: str, path: str, headers: Any, raw: bytes) -> Answer:
+        status = fake.handle(headers, raw)
+        moved = {"Location": "/elsewhere"} if status in (301, 302, 307, 308) else {}
+        return status, b"", moved
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with serve(answer) as port:
+        fake.port = port
+        yield fake
 
 
 def hook_settings(base: Settings, receiver: Receiver, **changes: Any) -> Settings:
@@ -95,21 +80,8 @@ def hook_settings(base: Settings, receiver: Receiver, **changes: Any) -> Setting
 
 
 def hook(**changes: Any) -> Message:
-    values: dict[str, Any] = {
-        "id": uuid.uuid4(), "clinic_id": uuid.uuid4(), "patient_id": uuid.uuid4(),
-        "kind": "check-in", "channel": Channel.WEBHOOK, "recipient": "portal:patient-17",
-        "subject": "How is our work together going?",
-        "body_text": "Hi Rosa, https://concord.example/c/abc",
-        "idempotency_key": f"check-in:{uuid.uuid4().hex[:10]}",
-    }
-    values.update(changes)
-    return Message(**values)
-
-
-async def failure_of(channel: WebhookChannel, message: Message) -> DeliveryFailed:
-    with pytest.raises(DeliveryFailed) as caught:
-        await channel.send(message)
-    return caught.value
+    return outbound(Channel.WEBHOOK, "portal:patient-17", "Hi Rosa, https://concord.example/c/abc",
+                    subject="How is our work together going?", **changes)
 
 
 pytestmark = pytest.mark.asyncio
