@@ -14,7 +14,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from redis.asyncio import Redis
 
-from fhir.api.routes import fhir_router
+from fhir.api.router import fhir_router
 from service import logging as concord_logging
 from service.api.alliance import AllianceController
 from service.api.audit import AuditController

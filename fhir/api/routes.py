@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, Router, get
+from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotAuthorizedException
 
@@ -265,22 +265,17 @@ async def search_communications(
     return _computed(bundle)
 
 
-fhir_router = Router(
-    path="/fhir",
-    route_handlers=[
-        metadata,
-        read_care_plan,
-        read_patient,
-        read_practitioner,
-        read_care_team,
-        read_goal,
-        read_medication_statement,
-        read_observation,
-        read_detected_issue,
-        search_detected_issues,
-        read_communication,
-        search_communications,
-    ],
-    exception_handlers={DomainError: _domain_error, HTTPException: _http_error},
-    tags=["fhir"],
-)
+HANDLERS = [
+    metadata,
+    read_care_plan,
+    read_patient,
+    read_practitioner,
+    read_care_team,
+    read_goal,
+    read_medication_statement,
+    read_observation,
+    read_detected_issue,
+    search_detected_issues,
+    read_communication,
+    search_communications,
+]

@@ -85,6 +85,8 @@ api_tokens = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
     sa.Column("label", sa.String(200)),
+    # SMART scopes of a token issued at /auth/token; None: a staff token, limited by role
+    sa.Column("scopes", sa.Text),
     _ts("created_at"),
     _ts("expires_at", nullable=True),
     _ts("revoked_at", nullable=True),
@@ -487,4 +489,178 @@ clinic_questionnaires = sa.Table(
     sa.Column("row_version", sa.Integer, nullable=False, server_default="1"),
     _ts("created_at"), _ts("updated_at"),
     sa.UniqueConstraint("clinic_id", "url", name="uq_clinic_questionnaires_clinic_url"),
+)
+
+# --- FHIR ---------------------------------------------------------------------------
+# Every resource served on /fhir, at its current version: the JSON served (with meta),
+# what a client last wrote (kept whole, unknown elements included) and Concord's own
+# projection at that moment, so that a later change made in Concord replaces only the
+# elements Concord changed (ADR 0006).
+fhir_resources = sa.Table(
+    "fhir_resources", metadata,
+    _clinic(),
+    sa.Column("resource_type", sa.String(40), nullable=False),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("version_id", sa.Integer, nullable=False),
+    sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("patient_id", UUID(as_uuid=True)),
+    sa.Column("resource", JSONB, nullable=False),
+    sa.Column("original", JSONB),
+    sa.Column("projection", JSONB),
+    sa.PrimaryKeyConstraint("clinic_id", "resource_type", "id"),
+    sa.Index("ix_fhir_resources_updated", "clinic_id", "resource_type", "last_updated", "id"),
+    sa.Index("ix_fhir_resources_patient", "clinic_id", "patient_id"),
+)
+
+# Every version ever served, deletes included, in one order (`seq`): vread, _history,
+# and the change feed that subscriptions and the EHR push read from.
+fhir_versions = sa.Table(
+    "fhir_versions", metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    _clinic(),
+    sa.Column("resource_type", sa.String(40), nullable=False),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("version_id", sa.Integer, nullable=False),
+    sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("patient_id", UUID(as_uuid=True)),
+    sa.Column("resource", JSONB),
+    sa.UniqueConstraint("clinic_id", "resource_type", "id", "version_id",
+                        name="uq_fhir_versions_resource_version"),
+    sa.Index("ix_fhir_versions_type_updated", "clinic_id", "resource_type", "last_updated"),
+    sa.Index("ix_fhir_versions_clinic_seq", "clinic_id", "seq"),
+)
+
+# The search index: one row per (resource, search parameter, value), rewritten on each
+# version. token: system + code; reference: ref ("Patient/123"); date: lo..hi; string:
+# value (lower-cased, accents kept).
+fhir_search = sa.Table(
+    "fhir_search", metadata,
+    sa.Column("clinic_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("resource_type", sa.String(40), nullable=False),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("param", sa.String(64), nullable=False),
+    sa.Column("system", sa.String(300)),
+    sa.Column("code", sa.String(300)),
+    sa.Column("ref", sa.String(300)),
+    sa.Column("value", sa.Text),
+    sa.Column("lo", sa.DateTime(timezone=True)),
+    sa.Column("hi", sa.DateTime(timezone=True)),
+    sa.ForeignKeyConstraint(
+        ["clinic_id", "resource_type", "id"],
+        ["fhir_resources.clinic_id", "fhir_resources.resource_type", "fhir_resources.id"],
+        name="fk_fhir_search_resource", ondelete="CASCADE",
+    ),
+    sa.Index("ix_fhir_search_resource", "clinic_id", "resource_type", "id"),
+    sa.Index("ix_fhir_search_token", "clinic_id", "resource_type", "param", "code"),
+    sa.Index("ix_fhir_search_ref", "clinic_id", "resource_type", "param", "ref"),
+    sa.Index("ix_fhir_search_date", "clinic_id", "resource_type", "param", "lo"),
+)
+
+# SMART Backend Services: a system registered by a clinic, with its public keys. It acts
+# as its own staff row (role from its registration) so the audit trail names it.
+smart_clients = sa.Table(
+    "smart_clients", metadata,
+    _id(), _clinic(),
+    sa.Column("client_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("staff_id", UUID(as_uuid=True), sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("jwks", JSONB),
+    sa.Column("jwks_url", sa.String(500)),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    _version(), _ts("created_at"),
+)
+
+# Assertion ids seen, until they expire: a replayed `jti` is refused.
+smart_assertions = sa.Table(
+    "smart_assertions", metadata,
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("jti", sa.String(255), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("client_id", "jti"),
+    sa.Index("ix_smart_assertions_expires", "expires_at"),
+)
+
+# Subscriptions (rest-hook): the FHIR resource lives in fhir_resources; this row is what
+# delivery needs, and `cursor_seq` is how far through fhir_versions it has matched.
+fhir_subscriptions = sa.Table(
+    "fhir_subscriptions", metadata,
+    _clinic(),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("criteria", JSONB, nullable=False),
+    sa.Column("endpoint", sa.String(1000), nullable=False),
+    sa.Column("secret", sa.String(500)),
+    sa.Column("headers", JSONB, nullable=False, server_default="[]"),
+    sa.Column("payload", sa.String(20), nullable=False),
+    sa.Column("cursor_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("events_since_start", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_delivered_at", sa.DateTime(timezone=True)),
+    _ts("created_at"), _ts("updated_at"),
+    sa.PrimaryKeyConstraint("clinic_id", "id"),
+)
+
+# The outbox of subscription notifications: one row per (subscription, change), sent in
+# `seq` order per subscription.
+subscription_notifications = sa.Table(
+    "subscription_notifications", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("clinic_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("subscription_id", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("event_number", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    _ts("created_at"),
+    sa.ForeignKeyConstraint(
+        ["clinic_id", "subscription_id"],
+        ["fhir_subscriptions.clinic_id", "fhir_subscriptions.id"],
+        name="fk_subscription_notifications_subscription", ondelete="CASCADE",
+    ),
+    sa.UniqueConstraint("subscription_id", "clinic_id", "seq",
+                        name="uq_subscription_notifications_event"),
+    sa.Index("ix_subscription_notifications_due", "status", "next_attempt_at"),
+)
+
+# A clinic's EHR: where its FHIR server is, how Concord authenticates to it (SMART
+# Backend Services, our private key), and how far the medication pull has read.
+ehr_connections = sa.Table(
+    "ehr_connections", metadata,
+    _id(), _clinic(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("base_url", sa.String(500), nullable=False),
+    sa.Column("token_url", sa.String(500)),
+    sa.Column("client_id", sa.String(200)),
+    sa.Column("private_key", JSONB),
+    sa.Column("scopes", sa.Text, nullable=False, server_default="system/*.rs"),
+    sa.Column("identifier_system", sa.String(300), nullable=False),
+    sa.Column("medications_watermark", sa.DateTime(timezone=True)),
+    sa.Column("push_cursor_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("last_polled_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    _version(), _ts("created_at"),
+)
+
+# What Concord knows of its resources on the EHR: the remote id and the version last
+# seen, so pushes are version-aware updates.
+ehr_links = sa.Table(
+    "ehr_links", metadata,
+    sa.Column("connection_id", UUID(as_uuid=True), sa.ForeignKey("ehr_connections.id"),
+              nullable=False),
+    sa.Column("resource_type", sa.String(40), nullable=False),
+    sa.Column("local_id", sa.String(64), nullable=False),
+    sa.Column("remote_id", sa.String(64), nullable=False),
+    sa.Column("remote_version", sa.String(64)),
+    sa.Column("pushed_version", sa.Integer),
+    sa.Column("pushed", JSONB),
+    _ts("updated_at"),
+    sa.PrimaryKeyConstraint("connection_id", "resource_type", "local_id"),
 )

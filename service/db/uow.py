@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.actor import Actor
+from fhir.store.repository import ResourceStore
 from service.db.repos.audit import AuditEntry, AuditRepository
 from service.db.repos.care_plans import CarePlanRepository
 from service.db.repos.check_ins import CheckInRepository
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.questionnaires = QuestionnaireRepository(conn)
         self.clinic_settings = ClinicSettingsRepository(conn)
         self.visits = VisitRepository(conn)
+        self.store = ResourceStore(conn)
         self._audit = AuditRepository(conn)
         self._pending_audit: list[AuditEntry] = []
 

@@ -1,0 +1,17 @@
+"""The /fhir router: every FHIR handler, with OperationOutcome for every error."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.exceptions import HTTPException
+
+from domain.errors import DomainError
+from fhir.api import routes
+from fhir.api.routes import _domain_error, _http_error
+
+fhir_router = Router(
+    path="/fhir",
+    route_handlers=[*routes.HANDLERS],
+    exception_handlers={DomainError: _domain_error, HTTPException: _http_error},
+    tags=["fhir"],
+)
