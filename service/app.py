@@ -35,6 +35,7 @@ from service.api.plan_parts import (
 )
 from service.api.problems import exception_handlers
 from service.api.questionnaires import QuestionnaireController
+from service.api.smart_clients import SmartClientController
 from service.api.staff import DisciplineController, StaffController
 from service.api.tasks import TaskController
 from service.api.templates import TemplateController
@@ -43,6 +44,8 @@ from service.db.engine import make_engine
 from service.middleware import request_id_middleware
 from service.pages.routes import patient_pages
 from service.settings import Settings
+from service.smart.token import issue_token as smart_token
+from service.smart.well_known import well_known as smart_configuration
 
 
 class MetricsController(PrometheusController):
@@ -88,6 +91,7 @@ def create_app(settings: Settings) -> Litestar:
             ClinicSettingsController,
             VisitController,
             QuestionnaireController,
+            SmartClientController,
         ],
     )
     prometheus = PrometheusConfig(
@@ -95,7 +99,16 @@ def create_app(settings: Settings) -> Litestar:
     )
     concord_logging.configure(settings.log_level, settings.log_format)
     return Litestar(
-        route_handlers=[api, fhir_router, live, ready, MetricsController, patient_pages],
+        route_handlers=[
+            api,
+            fhir_router,
+            smart_token,
+            smart_configuration,
+            live,
+            ready,
+            MetricsController,
+            patient_pages,
+        ],
         lifespan=[lifespan],
         # App-wide so that every boundary (the internal API, FHIR) shares one transaction
         # per request and one way of knowing who is asking.

@@ -13,7 +13,7 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotAuthorizedException
 
 from domain.actor import Actor
-from domain.errors import DomainError, Forbidden, NotFound
+from domain.errors import DomainError, Forbidden, NotFound, StaleVersion
 from domain.message import MessageStatus
 from fhir.api.capability import capability_statement
 from fhir.mapping import care_plan as mapping
@@ -45,6 +45,8 @@ def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[
         return _outcome(404, "not-found", exc.detail)
     if isinstance(exc, Forbidden):
         return _outcome(403, "forbidden", exc.detail)
+    if isinstance(exc, StaleVersion):
+        return _outcome(412, "conflict", exc.detail, "meta.versionId")
     return _outcome(422, "processing", exc.detail, exc.field)
 
 
@@ -267,12 +269,6 @@ async def search_communications(
 
 HANDLERS = [
     metadata,
-    read_care_plan,
-    read_patient,
-    read_practitioner,
-    read_care_team,
-    read_goal,
-    read_medication_statement,
     read_observation,
     read_detected_issue,
     search_detected_issues,

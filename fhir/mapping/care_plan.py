@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from domain.activity import Activity
 from domain.care_plan import CarePlan
 from domain.goal import Goal
 from domain.vocab import PATIENT_PARTICIPANT, AcceptanceStatus
@@ -60,30 +59,12 @@ def care_plan(plan: CarePlan) -> dict[str, Any]:
     if plan.goals:
         resource["goal"] = [{"reference": f"Goal/{g.id}"} for g in plan.goals]
     if plan.activities:
-        resource["activity"] = [{"detail": _activity(a)} for a in plan.activities]
+        resource["activity"] = [
+            {"reference": {"reference": f"ServiceRequest/{a.id}"}} for a in plan.activities
+        ]
     if plan.notes:
         resource["note"] = [{"text": n.text, "time": n.written_at.isoformat()} for n in plan.notes]
     return resource
-
-
-def _activity(activity: Activity) -> dict[str, Any]:
-    detail: dict[str, Any] = {
-        "status": activity.status.value,
-        "code": {"text": activity.kind.value},
-        "description": activity.description,
-        "extension": [{"url": ext.OWNING_DISCIPLINE, "valueCode": activity.discipline}],
-    }
-    if activity.goal_ids:
-        detail["goal"] = [{"reference": f"Goal/{g}"} for g in activity.goal_ids]
-    if activity.frequency is not None:
-        detail["scheduledTiming"] = {
-            "repeat": {
-                "frequency": activity.frequency.count,
-                "period": activity.frequency.period,
-                "periodUnit": activity.frequency.unit,
-            }
-        }
-    return detail
 
 
 def goal(item: Goal, plan: CarePlan) -> dict[str, Any]:

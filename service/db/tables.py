@@ -595,11 +595,21 @@ fhir_subscriptions = sa.Table(
     sa.Column("secret", sa.String(500)),
     sa.Column("headers", JSONB, nullable=False, server_default="[]"),
     sa.Column("payload", sa.String(20), nullable=False),
+    # The topic canonical of a topic-based (backport) subscription; NULL for a classic one.
+    sa.Column("topic", sa.String(500)),
+    sa.Column("timeout_seconds", sa.Integer),
+    sa.Column("heartbeat_seconds", sa.Integer),
+    sa.Column("ends_at", sa.DateTime(timezone=True)),
     sa.Column("cursor_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("events_since_start", sa.BigInteger, nullable=False, server_default="0"),
+    # Consecutive failed attempts of the oldest undelivered event (0 once one gets through).
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
     sa.Column("last_delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("last_heartbeat_at", sa.DateTime(timezone=True)),
+    # A delivery worker's claim: while it lasts no other worker sends for this subscription.
+    sa.Column("lease_id", UUID(as_uuid=True)),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
     _ts("created_at"), _ts("updated_at"),
     sa.PrimaryKeyConstraint("clinic_id", "id"),
 )
@@ -645,6 +655,8 @@ ehr_connections = sa.Table(
     sa.Column("push_cursor_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("last_polled_at", sa.DateTime(timezone=True)),
+    sa.Column("last_pushed_at", sa.DateTime(timezone=True)),
+    # "pull: ..." or "push: ...": each job clears only its own
     sa.Column("last_error", sa.Text),
     _version(), _ts("created_at"),
 )
@@ -661,6 +673,26 @@ ehr_links = sa.Table(
     sa.Column("remote_version", sa.String(64)),
     sa.Column("pushed_version", sa.Integer),
     sa.Column("pushed", JSONB),
+    # Patient links: when the patient's medications were last pulled (None: never, so the
+    # next pull reads all of them, not only what changed since the connection's watermark)
+    sa.Column("pulled_at", sa.DateTime(timezone=True)),
     _ts("updated_at"),
     sa.PrimaryKeyConstraint("connection_id", "resource_type", "local_id"),
+    sa.Index("ix_ehr_links_remote", "connection_id", "resource_type", "remote_id"),
+)
+
+# EHR resources the pull did not record, and why (no RxNorm code, a dose Concord cannot
+# hold...): one row per resource, replaced when a later version is seen, removed once one
+# is recorded.
+ehr_skips = sa.Table(
+    "ehr_skips", metadata,
+    sa.Column("connection_id", UUID(as_uuid=True), sa.ForeignKey("ehr_connections.id"),
+              nullable=False),
+    sa.Column("source", sa.String(600), nullable=False),
+    sa.Column("version_id", sa.String(64)),
+    sa.Column("patient_id", UUID(as_uuid=True), sa.ForeignKey("patients.id")),
+    sa.Column("reason", sa.Text, nullable=False),
+    _ts("seen_at"),
+    sa.PrimaryKeyConstraint("connection_id", "source"),
+    sa.Index("ix_ehr_skips_seen", "connection_id", "seen_at"),
 )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.actor import Actor
 from fhir.store.repository import ResourceStore
 from service.db.repos.audit import AuditEntry, AuditRepository
+from service.db.repos.base import Touched
 from service.db.repos.care_plans import CarePlanRepository
 from service.db.repos.check_ins import CheckInRepository
 from service.db.repos.clinic_settings import ClinicSettingsRepository
@@ -40,11 +41,12 @@ class UnitOfWork:
     def __init__(self, conn: AsyncConnection, context: RequestContext | None = None) -> None:
         self.conn = conn
         self.context = context or RequestContext()
+        self.touched = Touched()
         self.clinics = ClinicRepository(conn)
-        self.staff = StaffRepository(conn)
+        self.staff = StaffRepository(conn, self.touched)
         self.tokens = TokenRepository(conn)
-        self.patients = PatientRepository(conn)
-        self.care_plans = CarePlanRepository(conn)
+        self.patients = PatientRepository(conn, self.touched)
+        self.care_plans = CarePlanRepository(conn, self.touched)
         self.tasks = TaskRepository(conn)
         self.check_ins = CheckInRepository(conn)
         self.templates = TemplateRepository(conn)
@@ -87,6 +89,9 @@ class UnitOfWork:
         )
 
     async def flush(self) -> None:
+        from fhir.store.projection import project  # the FHIR boundary builds on this layer
+
+        await project(self)
         entries, self._pending_audit = self._pending_audit, []
         await self._audit.record(entries)
 

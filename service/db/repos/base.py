@@ -15,9 +15,25 @@ T = TypeVar("T")
 _SERVER_DEFAULTS = frozenset({"created_at", "updated_at"})
 
 
+class Touched:
+    """What a unit of work changed that is also served as FHIR: projected into the FHIR
+    store when the unit of work flushes, so both boundaries share one version history."""
+
+    def __init__(self) -> None:
+        self.plans: set[Any] = set()
+        self.patients: set[Any] = set()
+        self.staff: set[Any] = set()
+        # (type, id) -> the resource as a FHIR client just wrote it, kept whole
+        self.originals: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.plans or self.patients or self.staff)
+
+
 class Repository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, touched: Touched | None = None) -> None:
         self.conn = conn
+        self.touched = touched if touched is not None else Touched()
 
 
 def from_row(row: RowMapping | dict[str, Any], kind: type[T], **extra: Any) -> T:

@@ -98,12 +98,21 @@ class CarePlanRepository(Repository):
                 t.medication_statements.c.id == statement_id,
                 t.medication_statements.c.clinic_id == clinic_id))
 
+    async def plan_of_activity(self, clinic_id: uuid.UUID,
+                               activity_id: uuid.UUID) -> uuid.UUID | None:
+        return await self.conn.scalar(
+            sa.select(t.activities.c.care_plan_id).where(
+                t.activities.c.id == activity_id,
+                t.activities.c.clinic_id == clinic_id))
+
     async def add(self, plan: CarePlan) -> None:
+        self.touched.plans.add(plan.id)
         await self.conn.execute(
             t.care_plans.insert().values(**to_row(plan, exclude=(*_CHILDREN, "updated_at")))
         )
 
     async def save(self, plan: CarePlan) -> None:
+        self.touched.plans.add(plan.id)
         values = to_row(
             plan,
             exclude=(
@@ -122,6 +131,7 @@ class CarePlanRepository(Repository):
         await compare_and_set(self.conn, t.care_plans, "care plan", plan.id, plan.version, values)
 
     async def add_member(self, plan: CarePlan, member: TeamMember) -> None:
+        self.touched.plans.add(plan.id)
         await self.conn.execute(
             t.care_team_members.insert().values(
                 **to_row(member, exclude=("name",)), care_plan_id=plan.id, clinic_id=plan.clinic_id
@@ -144,18 +154,22 @@ class CarePlanRepository(Repository):
         )
 
     async def add_goal(self, plan: CarePlan, goal: Goal) -> None:
+        self.touched.plans.add(plan.id)
         await self.conn.execute(t.goals.insert().values(**to_row(goal), clinic_id=plan.clinic_id))
 
     async def save_goal(self, goal: Goal) -> None:
+        self.touched.plans.add(goal.care_plan_id)
         values = to_row(goal, exclude=("id", "care_plan_id", "version", "created_by", "created_at"))
         await compare_and_set(self.conn, t.goals, "goal", goal.id, goal.version, values)
 
     async def add_activity(self, plan: CarePlan, activity: Activity) -> None:
+        self.touched.plans.add(plan.id)
         await self.conn.execute(
             t.activities.insert().values(**to_row(activity), clinic_id=plan.clinic_id)
         )
 
     async def save_activity(self, activity: Activity) -> None:
+        self.touched.plans.add(activity.care_plan_id)
         values = to_row(
             activity, exclude=("id", "care_plan_id", "version", "created_by", "created_at")
         )
@@ -164,11 +178,13 @@ class CarePlanRepository(Repository):
         )
 
     async def add_medication(self, plan: CarePlan, statement: MedicationStatement) -> None:
+        self.touched.plans.add(plan.id)
         await self.conn.execute(
             t.medication_statements.insert().values(**to_row(statement), clinic_id=plan.clinic_id)
         )
 
     async def save_medication(self, statement: MedicationStatement) -> None:
+        self.touched.plans.add(statement.care_plan_id)
         values = to_row(
             statement, exclude=("id", "care_plan_id", "patient_id", "version", "created_at")
         )
@@ -201,6 +217,7 @@ class CarePlanRepository(Repository):
         return review_id
 
     async def add_review(self, plan: CarePlan, review: GoalReview) -> None:
+        self.touched.plans.add(plan.id)
         await self.conn.execute(
             t.goal_reviews.insert().values(**to_row(review), clinic_id=plan.clinic_id)
         )

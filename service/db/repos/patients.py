@@ -27,10 +27,20 @@ class PatientRepository(Repository):
             raise NotFound("patient")
         return from_row(row, Patient)
 
+    async def lock(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> None:
+        """Take the patient's row lock for this transaction (absent: nothing to lock)."""
+        await self.conn.execute(
+            sa.select(t.patients.c.id)
+            .where(t.patients.c.id == patient_id, t.patients.c.clinic_id == clinic_id)
+            .with_for_update()
+        )
+
     async def add(self, patient: Patient) -> None:
+        self.touched.patients.add(patient.id)
         await self.conn.execute(t.patients.insert().values(**to_row(patient)))
 
     async def save(self, patient: Patient) -> None:
+        self.touched.patients.add(patient.id)
         values = to_row(patient, exclude=("id", "clinic_id", "version"))
         await compare_and_set(
             self.conn,

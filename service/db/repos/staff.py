@@ -51,9 +51,11 @@ class StaffRepository(Repository):
         return None if row is None else from_row(row, Staff)
 
     async def add(self, staff: Staff) -> None:
+        self.touched.staff.add(staff.id)
         await self.conn.execute(t.staff.insert().values(**to_row(staff)))
 
     async def save(self, staff: Staff) -> None:
+        self.touched.staff.add(staff.id)
         await compare_and_set(
             self.conn,
             t.staff,
@@ -73,6 +75,8 @@ class TokenRecord(msgspec.Struct, kw_only=True):
     created_at: dt.datetime | None = None
     expires_at: dt.datetime | None = None
     revoked_at: dt.datetime | None = None
+    scopes: str | None = None
+    """Space-separated SMART scopes of a system's token; None for a staff token."""
 
 
 class Authenticated(msgspec.Struct, kw_only=True, frozen=True):
@@ -81,6 +85,7 @@ class Authenticated(msgspec.Struct, kw_only=True, frozen=True):
     staff_id: uuid.UUID
     role: Role
     discipline: str
+    scopes: str | None = None
 
 
 def hash_token(secret: str) -> bytes:
@@ -97,6 +102,7 @@ _auth_query = (
         t.api_tokens.c.staff_id,
         t.api_tokens.c.role,
         t.staff.c.discipline,
+        t.api_tokens.c.scopes,
     )
     .join(t.staff, t.staff.c.id == t.api_tokens.c.staff_id)
     .where(
@@ -133,6 +139,17 @@ class TokenRepository(Repository):
             .order_by(t.api_tokens.c.created_at)
         )
         return [from_row(r, TokenRecord) for r in rows.mappings()]
+
+    async def revoke_all(self, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> None:
+        await self.conn.execute(
+            t.api_tokens.update()
+            .where(
+                t.api_tokens.c.clinic_id == clinic_id,
+                t.api_tokens.c.staff_id == staff_id,
+                t.api_tokens.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=sa.func.now())
+        )
 
     async def revoke(
         self, clinic_id: uuid.UUID, staff_id: uuid.UUID, token_id: uuid.UUID

@@ -7,6 +7,7 @@ import uuid
 
 from fhir.resources.R4B.careplan import CarePlan as FhirCarePlan
 from fhir.resources.R4B.goal import Goal as FhirGoal
+from fhir.resources.R4B.servicerequest import ServiceRequest as FhirServiceRequest
 
 from domain.activity import Activity, Frequency
 from domain.care_plan import CarePlan, TeamMember
@@ -14,6 +15,7 @@ from domain.goal import Acceptance, GasLevels, Goal, Measure
 from domain.vocab import AcceptanceStatus, ActivityKind, GoalLifecycle, PlanStatus
 from fhir.mapping import care_plan as mapping
 from fhir.mapping import extensions as ext
+from fhir.mapping.service_request import PERTAINS_TO_GOAL, service_request
 
 
 def _plan() -> CarePlan:
@@ -72,7 +74,22 @@ def test_care_plan_is_a_valid_r4_care_plan_found_by_pain_plan_rules() -> None:
     assert resource.meta.versionId == "4"
     assert resource.extension[0].url == ext.WHAT_MATTERS
     assert resource.extension[0].valueString == "Gardening again"
-    assert resource.activity[0].detail.scheduledTiming.repeat.frequency == 5
+    # MCC eCare Plan: the activity is a ServiceRequest the plan references
+    assert resource.activity[0].reference.reference == f"ServiceRequest/{plan.activities[0].id}"
+    assert resource.activity[0].detail is None
+
+
+def test_activity_is_a_service_request_keeping_status_timing_goal_and_discipline() -> None:
+    plan = _plan()
+    activity = plan.activities[0]
+    resource = FhirServiceRequest.model_validate(service_request(activity, plan))
+    assert resource.status == "active" and resource.intent == "plan"
+    assert resource.occurrenceTiming.repeat.frequency == 5
+    assert resource.basedOn[0].reference == f"CarePlan/{plan.id}"
+    urls = {e.url: e for e in resource.extension}
+    assert urls[ext.ACTIVITY_STATUS].valueCode == "not-started"
+    assert urls[ext.OWNING_DISCIPLINE].valueCode == activity.discipline
+    assert urls[PERTAINS_TO_GOAL].valueReference.reference == f"Goal/{plan.goals[0].id}"
 
 
 def test_goal_carries_patient_words_acceptance_and_gas_levels() -> None:

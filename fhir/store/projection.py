@@ -1,0 +1,121 @@
+"""Concord's own data, projected into the FHIR store when a unit of work flushes.
+
+A write through /api/v1, a worker or /fhir changes the domain tables; here each FHIR
+resource derived from what changed is mapped again and, if it differs from the last
+projection, stored as its next version. So there is one version history and one change
+feed, whichever door a change came through.
+
+When a client wrote the resource through /fhir, what it wrote is kept (`original`) and
+the projection at that moment beside it. A later projection replaces only the top-level
+elements Concord changed since; everything else the client sent, extensions Concord
+does not model included, is served as written (ADR 0006)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from fhir.mapping import care_plan as plan_mapping
+from fhir.mapping import medication, people
+from fhir.mapping.service_request import service_request
+from fhir.store.repository import Stored
+from service.db import tables as t
+
+if TYPE_CHECKING:
+    from domain.care_plan import CarePlan
+    from service.db.uow import UnitOfWork
+
+_SERVED_BY_CONCORD = ("resourceType", "id")
+
+
+def merge(
+    original: dict[str, Any] | None, base: dict[str, Any] | None, new: dict[str, Any]
+) -> dict[str, Any]:
+    """Three-way merge by top-level element: `original` as a client wrote it, `base` the
+    projection when it wrote it, `new` the projection now."""
+    if original is None or base is None:
+        return new
+    merged: dict[str, Any] = {}
+    for key in {**original, **new}:
+        if key in _SERVED_BY_CONCORD:
+            merged[key] = new[key]
+        elif key == "meta":
+            meta = {k: v for k, v in original.get("meta", {}).items()
+                    if k not in ("versionId", "lastUpdated")}
+            if meta:
+                merged["meta"] = meta
+        elif key in original and (key not in new and key not in base):
+            merged[key] = original[key]  # an element Concord does not model
+        elif key in original and base.get(key) == new.get(key):
+            merged[key] = original[key]  # Concord has not changed it since
+        elif key in new:
+            merged[key] = new[key]
+    return merged
+
+
+def _bare(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != "meta"}
+
+
+async def store_projection(
+    uow: UnitOfWork, clinic_id: uuid.UUID, resource: dict[str, Any],
+    patient_id: uuid.UUID | None, now: Any,
+) -> Stored | None:
+    """Store `resource` (a fresh projection) as the next version if it changed."""
+    new = _bare(resource)
+    previous = await uow.store.current(clinic_id, new["resourceType"], new["id"],
+                                       for_update=True)
+    written = uow.touched.originals.pop((new["resourceType"], new["id"]), None)
+    original: dict[str, Any] | None
+    base: dict[str, Any] | None
+    if written is not None:
+        original, base = written, new
+    elif previous is not None and not previous.deleted and previous.projection == new:
+        return None
+    else:
+        original = previous.original if previous is not None else None
+        base = previous.projection if previous is not None else None
+    return await uow.store.put(
+        clinic_id, merge(original, base, new), now=now, patient_id=patient_id,
+        original=original, projection=new, previous=previous,
+    )
+
+
+def plan_resources(plan: CarePlan) -> list[dict[str, Any]]:
+    """Every FHIR resource derived from one plan."""
+    resources = [plan_mapping.care_plan(plan), people.care_team(plan)]
+    resources += [plan_mapping.goal(goal, plan) for goal in plan.goals]
+    resources += [service_request(activity, plan) for activity in plan.activities]
+    resources += [medication.medication_statement(s) for s in plan.medications]
+    return resources
+
+
+async def _clinic_of(uow: UnitOfWork, table: sa.Table, row_id: uuid.UUID) -> uuid.UUID:
+    clinic_id: uuid.UUID = (await uow.conn.execute(
+        sa.select(table.c.clinic_id).where(table.c.id == row_id))).scalar_one()
+    return clinic_id
+
+
+async def project(uow: UnitOfWork) -> None:
+    touched = uow.touched
+    if not touched:
+        return
+    now = await uow.conn.scalar(sa.select(sa.func.clock_timestamp()))
+    plans, patients, staff = touched.plans, touched.patients, touched.staff
+    touched.plans, touched.patients, touched.staff = set(), set(), set()
+    # Patients and staff first: a plan's resources reference them.
+    for patient_id in sorted(patients):
+        clinic_id = await _clinic_of(uow, t.patients, patient_id)
+        patient = await uow.patients.get(clinic_id, patient_id)
+        await store_projection(uow, clinic_id, people.patient(patient), patient.id, now)
+    for staff_id in sorted(staff):
+        clinic_id = await _clinic_of(uow, t.staff, staff_id)
+        member = await uow.staff.get(clinic_id, staff_id)
+        await store_projection(uow, clinic_id, people.practitioner(member), None, now)
+    for plan_id in sorted(plans):
+        clinic_id = await _clinic_of(uow, t.care_plans, plan_id)
+        plan = await uow.care_plans.get(clinic_id, plan_id)
+        for resource in plan_resources(plan):
+            await store_projection(uow, clinic_id, resource, plan.patient_id, now)

@@ -1,0 +1,119 @@
+"""FHIR create / update / delete, as an EHR does them, and what it reads back."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tests.factories import ClinicWorld
+
+pytestmark = pytest.mark.asyncio
+
+FHIR = {"Content-Type": "application/fhir+json"}
+PATIENT: dict[str, Any] = {
+    "resourceType": "Patient",
+    "identifier": [{"system": "urn:oid:1.2.36.146.595.217.0.1", "value": "12345"}],
+    "name": [{"use": "official", "family": "Chalmers", "given": ["Peter", "James"]}],
+    "gender": "male",
+    "birthDate": "1974-12-25",
+    "telecom": [{"system": "email", "value": "peter@example.org"}],
+    "address": [{"use": "home", "line": ["534 Erewhon St"], "city": "PleasantVille"}],
+    "extension": [{"url": "https://ehr.example/fhir/StructureDefinition/favourite-colour",
+                   "valueString": "green"}],
+}
+
+
+def headers(world: ClinicWorld, who: str = "coordinator", **extra: str) -> dict[str, str]:
+    return {**world.auth(who), **FHIR, **extra}
+
+
+async def create(client: Any, world: ClinicWorld, resource: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(f"/fhir/{resource['resourceType']}", json=resource,
+                                 headers=headers(world))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a_patient_written_by_an_ehr_keeps_every_element_it_carried(
+    client: Any, world: ClinicWorld
+) -> None:
+    response = await client.post("/fhir/Patient", json=PATIENT, headers=headers(world))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert response.headers["etag"] == 'W/"1"'
+    assert response.headers["location"].endswith(f"/fhir/Patient/{body['id']}/_history/1")
+    for key, value in PATIENT.items():
+        assert body[key] == value, key
+    assert body["meta"]["versionId"] == "1"
+    # and Concord knows the patient: the internal API sees the same person
+    seen = await client.get(f"/api/v1/patients/{body['id']}", headers=world.auth("coordinator"))
+    assert seen.status_code == 200
+    assert seen.json()["family_name"] == "Chalmers"
+
+
+async def test_update_needs_the_current_version_and_is_one_history_with_api_v1(
+    client: Any, world: ClinicWorld
+) -> None:
+    body = await create(client, world, PATIENT)
+    changed = copy.deepcopy(body)
+    changed["name"][0]["family"] = "Chalmers-Smith"
+    missing = await client.put(f"/fhir/Patient/{body['id']}", json=changed,
+                               headers=headers(world))
+    assert missing.status_code == 428
+    ok = await client.put(f"/fhir/Patient/{body['id']}", json=changed,
+                          headers=headers(world, **{"If-Match": 'W/"1"'}))
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["meta"]["versionId"] == "2"
+    assert ok.json()["address"] == PATIENT["address"]
+    stale = await client.put(f"/fhir/Patient/{body['id']}", json=changed,
+                             headers=headers(world, **{"If-Match": 'W/"1"'}))
+    assert stale.status_code == 412
+    assert stale.json()["resourceType"] == "OperationOutcome"
+    # a change through /api/v1 is the next FHIR version, and the EHR's elements stay
+    api = await client.get(f"/api/v1/patients/{body['id']}", headers=world.auth("coordinator"))
+    patched = await client.patch(
+        f"/api/v1/patients/{body['id']}", json={"given_name": "Pete"},
+        headers={**world.auth("coordinator"), "If-Match": api.headers["etag"]})
+    assert patched.status_code == 200, patched.text
+    again = await client.put(f"/fhir/Patient/{body['id']}", json=changed,
+                             headers=headers(world, **{"If-Match": 'W/"2"'}))
+    assert again.status_code == 412
+
+
+@pytest.mark.parametrize(
+    ("content_type", "payload", "status"),
+    [
+        ("application/xml", b"<Patient/>", 415),
+        ("application/fhir+json", b"{not json", 400),
+        ("application/fhir+json", b'{"resourceType": "Goal"}', 400),
+        ("application/fhir+json", b'{"resourceType": "Patient", "birthDate": "soon"}', 400),
+    ],
+)
+async def test_bad_input_gets_an_operation_outcome_never_a_500(
+    client: Any, world: ClinicWorld, content_type: str, payload: bytes, status: int
+) -> None:
+    response = await client.post("/fhir/Patient", content=payload,
+                                 headers={**world.auth("coordinator"),
+                                          "Content-Type": content_type})
+    assert response.status_code == status, response.text
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["diagnostics"]
+
+
+async def test_an_invalid_element_is_named_by_its_path(client: Any, world: ClinicWorld) -> None:
+    bad = {**PATIENT, "birthDate": "1974-13-45"}
+    response = await client.post("/fhir/Patient", json=bad, headers=headers(world))
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["Patient.birthDate"]
+
+
+async def test_a_reference_to_nothing_is_refused(client: Any, world: ClinicWorld) -> None:
+    plan = {"resourceType": "CarePlan", "status": "draft", "intent": "plan",
+            "subject": {"reference": "Patient/5f4a9d3e-0000-4000-8000-000000000000"}}
+    response = await client.post("/fhir/CarePlan", json=plan, headers=headers(world))
+    assert response.status_code == 422, response.text
+    assert response.json()["issue"][0]["expression"] == ["CarePlan.subject.reference"]
