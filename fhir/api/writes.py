@@ -10,7 +10,7 @@ from litestar.datastructures import State
 
 from domain.actor import Actor
 from fhir.api.http import FHIR_JSON, body_of, if_match, outcome, written
-from fhir.writes import engine
+from fhir.writes import bundles, engine
 from fhir.writes.conditional import matches
 from fhir.writes.errors import PreconditionFailed
 from service.db.uow import UnitOfWork
@@ -66,4 +66,13 @@ async def delete_resource(
                    severity="information")
 
 
-HANDLERS = [create_resource, update_resource, delete_resource]
+@post("/", media_type=FHIR_JSON, status_code=200)
+async def transaction_or_batch(
+    request: Request[Any, Any, Any], state: State, uow: UnitOfWork, actor: Actor,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """A transaction Bundle (all or nothing) or a batch Bundle (each entry alone)."""
+    return await bundles.transaction(uow, actor, await body_of(request), now, base_of(state))
+
+
+HANDLERS = [create_resource, update_resource, delete_resource, transaction_or_batch]

@@ -17,8 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from domain.message import MessageStatus
 from fhir.mapping import care_plan as plan_mapping
-from fhir.mapping import medication, people
+from fhir.mapping import communication, medication, people
+from fhir.mapping import questionnaire as questionnaire_mapping
+from fhir.mapping import task as task_mapping
+from fhir.mapping.questionnaire_response import questionnaire_response
 from fhir.mapping.service_request import service_request
 from fhir.store.repository import Stored
 from service.db import tables as t
@@ -105,6 +109,13 @@ async def project(uow: UnitOfWork) -> None:
     now = await uow.conn.scalar(sa.select(sa.func.clock_timestamp()))
     plans, patients, staff = touched.plans, touched.patients, touched.staff
     touched.plans, touched.patients, touched.staff = set(), set(), set()
+    tasks, messages, responses = touched.tasks, touched.messages, touched.responses
+    touched.tasks, touched.messages, touched.responses = set(), set(), {}
+    questionnaire_clinics, touched.questionnaire_clinics = touched.questionnaire_clinics, set()
+    for clinic_id in sorted(questionnaire_clinics):
+        rows = await uow.questionnaires.all(clinic_id)
+        for resource in questionnaire_mapping.questionnaires(rows):
+            await store_projection(uow, clinic_id, resource, None, now)
     # Patients and staff first: a plan's resources reference them.
     for patient_id in sorted(patients):
         clinic_id = await _clinic_of(uow, t.patients, patient_id)
@@ -119,3 +130,16 @@ async def project(uow: UnitOfWork) -> None:
         plan = await uow.care_plans.get(clinic_id, plan_id)
         for resource in plan_resources(plan):
             await store_projection(uow, clinic_id, resource, plan.patient_id, now)
+    for task_id in sorted(tasks):
+        clinic_id = await _clinic_of(uow, t.tasks, task_id)
+        item = await uow.tasks.get(clinic_id, task_id)
+        await store_projection(uow, clinic_id, task_mapping.task(item), item.patient_id, now)
+    for message_id in sorted(messages):
+        clinic_id = await _clinic_of(uow, t.messages, message_id)
+        message = await uow.messages.get(clinic_id, message_id)
+        if message.status is MessageStatus.SENT:
+            await store_projection(uow, clinic_id, communication.communication(message),
+                                   message.patient_id, now)
+    for response in responses.values():
+        await store_projection(uow, response.clinic_id,
+                               questionnaire_response(response), response.patient_id, now)

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fhir.search.index import entries
-from fhir.search.query import Include, Search, conditions
+from fhir.search.query import Include, Search, conditions, visible_to
 from service.db import tables as t
 from service.db.repos.base import from_row
 
@@ -203,12 +203,16 @@ class ResourceStore:
 
     # -- the read side: search, history, a patient's record ---------------------------
 
-    async def search(self, clinic_id: uuid.UUID, search: Search) -> Page:
-        """The current, undeleted resources of the clinic matching `search`: the total
-        and one page after `search.after`, in one statement."""
+    async def search(
+        self, clinic_id: uuid.UUID, search: Search, *, viewer: uuid.UUID | None = None
+    ) -> Page:
+        """The current, undeleted resources of the clinic matching `search` that
+        `viewer` may see (fhir.search.query.visible_to): the total and one page after
+        `search.after`, in one statement."""
         r = t.fhir_resources
         scope = [r.c.clinic_id == clinic_id, r.c.resource_type == search.resource_type,
-                 r.c.deleted.is_(False), *conditions(search, r)]
+                 r.c.deleted.is_(False), visible_to(r.c.patient_id, clinic_id, viewer),
+                 *conditions(search, r)]
         if search.summary_count or search.count == 0:
             total = await self.conn.scalar(sa.select(sa.func.count()).select_from(r).where(*scope))
             return Page(total=total or 0, items=[])
@@ -228,7 +232,8 @@ class ResourceStore:
                     more=len(items) > search.count)
 
     async def included(
-        self, clinic_id: uuid.UUID, search: Search, matches: list[Stored]
+        self, clinic_id: uuid.UUID, search: Search, matches: list[Stored], *,
+        viewer: uuid.UUID | None = None,
     ) -> list[Stored]:
         """What `search.includes` adds to `matches`: the resources they refer to
         (`_include`) and those referring to them (`_revinclude`), in one statement;
@@ -237,6 +242,7 @@ class ResourceStore:
             return []
         r, s = t.fhir_resources, t.fhir_search
         ids = [m.id for m in matches]
+        visible = visible_to(r.c.patient_id, clinic_id, viewer)
         parts: list[sa.Select[Any]] = []
         forward = [i for i in search.includes if not i.reverse]
         if forward:
@@ -248,12 +254,12 @@ class ResourceStore:
                     ).distinct().subquery("targets")
             parts.append(sa.select(*_STORED).select_from(r.join(targets, sa.and_(
                 r.c.resource_type == targets.c.type, r.c.id == targets.c.id))
-            ).where(r.c.clinic_id == clinic_id, r.c.deleted.is_(False)))
+            ).where(r.c.clinic_id == clinic_id, r.c.deleted.is_(False), visible))
         refs = [f"{m.resource_type}/{m.id}" for m in matches]
         for include in (i for i in search.includes if i.reverse):
             parts.append(sa.select(*_STORED).where(
                 r.c.clinic_id == clinic_id, r.c.resource_type == include.source,
-                r.c.deleted.is_(False),
+                r.c.deleted.is_(False), visible,
                 sa.exists().where(s.c.clinic_id == r.c.clinic_id,
                                   s.c.resource_type == r.c.resource_type, s.c.id == r.c.id,
                                   s.c.param == include.param, s.c.ref.in_(refs))))
@@ -270,11 +276,13 @@ class ResourceStore:
     async def history(
         self, clinic_id: uuid.UUID, resource_type: str, resource_id: str | None, *,
         count: int, since: dt.datetime | None = None, before_seq: int | None = None,
+        viewer: uuid.UUID | None = None,
     ) -> HistoryPage:
         """Versions of one resource (or of every resource of the type), newest first:
         the total and one page of `count` older than `before_seq`, in one statement."""
         v = t.fhir_versions
-        scope = [v.c.clinic_id == clinic_id, v.c.resource_type == resource_type]
+        scope = [v.c.clinic_id == clinic_id, v.c.resource_type == resource_type,
+                 visible_to(v.c.patient_id, clinic_id, viewer)]
         if resource_id is not None:
             scope.append(v.c.id == resource_id)
         if since is not None:

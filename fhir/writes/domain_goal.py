@@ -67,7 +67,7 @@ async def attach(
     try:
         await care_plans.add_goal(uow, actor, plan.id, goal, now)
     except Invalid as exc:
-        raise _in_fhir_terms(exc) from None
+        raise Invalid(path, f"Goal/{stored.id}: {exc.detail}") from None
     uow.touched.originals[("Goal", stored.id)] = stored.resource
 
 

@@ -14,6 +14,7 @@ import msgspec
 from domain.actor import Actor
 from domain.errors import DomainError, StaleVersion
 from fhir.api.scopes import require
+from fhir.inbound.goal import goal_fields
 from fhir.store.projection import project
 from fhir.store.repository import Stored
 from fhir.writes import domain_care_plan, domain_goal, domain_patient
@@ -82,6 +83,8 @@ async def create(
     resource = dict(validate(resource_type, body))
     resource["id"] = new_id or str(uuid.uuid4())
     await check_references(uow, actor.clinic_id, resource, base)
+    if resource_type == "Goal":
+        goal_fields(resource)  # what Concord will need when a plan takes the goal in
     if resource_type == "Patient":
         await domain_patient.create(uow, actor, resource, now)
     elif resource_type == "CarePlan":

@@ -673,9 +673,10 @@ ehr_links = sa.Table(
     sa.Column("remote_version", sa.String(64)),
     sa.Column("pushed_version", sa.Integer),
     sa.Column("pushed", JSONB),
-    # Patient links: when the patient's medications were last pulled (None: never, so the
-    # next pull reads all of them, not only what changed since the connection's watermark)
-    sa.Column("pulled_at", sa.DateTime(timezone=True)),
+    # Patient links: the latest meta.lastUpdated seen per resource type pulled for this
+    # patient ({"MedicationRequest": "2026-...", ...}); None: never pulled, so the next pull
+    # reads all of the patient's resources
+    sa.Column("watermarks", JSONB),
     _ts("updated_at"),
     sa.PrimaryKeyConstraint("connection_id", "resource_type", "local_id"),
     sa.Index("ix_ehr_links_remote", "connection_id", "resource_type", "remote_id"),

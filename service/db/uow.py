@@ -3,6 +3,7 @@ repositories. Use cases never commit; the edge (`provide_uow`, a job's `async wi
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.actor import Actor
 from fhir.store.repository import ResourceStore
 from service.db.repos.audit import AuditEntry, AuditRepository
-from service.db.repos.base import Touched
+from service.db.repos.base import Repository, Touched
 from service.db.repos.care_plans import CarePlanRepository
 from service.db.repos.check_ins import CheckInRepository
 from service.db.repos.clinic_settings import ClinicSettingsRepository
@@ -42,19 +43,19 @@ class UnitOfWork:
         self.conn = conn
         self.context = context or RequestContext()
         self.touched = Touched()
-        self.clinics = ClinicRepository(conn)
+        self.clinics = ClinicRepository(conn, self.touched)
         self.staff = StaffRepository(conn, self.touched)
         self.tokens = TokenRepository(conn)
         self.patients = PatientRepository(conn, self.touched)
         self.care_plans = CarePlanRepository(conn, self.touched)
-        self.tasks = TaskRepository(conn)
+        self.tasks = TaskRepository(conn, self.touched)
         self.check_ins = CheckInRepository(conn)
         self.templates = TemplateRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
-        self.messages = MessageRepository(conn)
+        self.messages = MessageRepository(conn, self.touched)
         self.links = LinkRepository(conn)
-        self.responses = ResponseRepository(conn)
-        self.questionnaires = QuestionnaireRepository(conn)
+        self.responses = ResponseRepository(conn, self.touched)
+        self.questionnaires = QuestionnaireRepository(conn, self.touched)
         self.clinic_settings = ClinicSettingsRepository(conn)
         self.visits = VisitRepository(conn)
         self.store = ResourceStore(conn)
@@ -87,6 +88,23 @@ class UnitOfWork:
                 request_id=self.context.request_id,
             )
         )
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the transaction that may fail alone (a batch entry): on error its
+        writes, audit entries and pending FHIR projections are all undone."""
+        audit = list(self._pending_audit)
+        touched = copy.deepcopy(self.touched)
+        try:
+            async with self.conn.begin_nested():
+                yield
+        except BaseException:
+            self._pending_audit = audit
+            self.touched = touched
+            for repo in vars(self).values():
+                if isinstance(repo, Repository):
+                    repo.touched = touched
+            raise
 
     async def flush(self) -> None:
         from fhir.store.projection import project  # the FHIR boundary builds on this layer

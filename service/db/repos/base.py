@@ -23,11 +23,16 @@ class Touched:
         self.plans: set[Any] = set()
         self.patients: set[Any] = set()
         self.staff: set[Any] = set()
+        self.tasks: set[Any] = set()
+        self.messages: set[Any] = set()
+        self.responses: dict[Any, Any] = {}
+        self.questionnaire_clinics: set[Any] = set()
         # (type, id) -> the resource as a FHIR client just wrote it, kept whole
         self.originals: dict[tuple[str, str], dict[str, Any]] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.plans or self.patients or self.staff)
+        return bool(self.plans or self.patients or self.staff or self.tasks or self.messages
+                    or self.responses or self.questionnaire_clinics)
 
 
 class Repository:

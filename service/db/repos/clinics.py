@@ -15,6 +15,7 @@ class ClinicRepository(Repository):
 
     async def add(self, clinic_id: uuid.UUID, slug: str, name: str) -> None:
         await self.conn.execute(t.clinics.insert().values(id=clinic_id, slug=slug, name=name))
+        self.touched.questionnaire_clinics.add(clinic_id)
 
     async def disciplines(self, clinic_id: uuid.UUID) -> list[Discipline]:
         rows = await self.conn.execute(

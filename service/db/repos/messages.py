@@ -145,6 +145,7 @@ class MessageRepository(Repository):
 
     async def mark_sent(self, message_id: uuid.UUID, attempt: int, provider_id: str) -> bool:
         """False when this claim is no longer the current one (taken over, or finished)."""
+        self.touched.messages.add(message_id)
         return await self._finish(
             message_id, attempt, status=MessageStatus.SENT.value,
             provider_message_id=provider_id[:200], sent_at=_now(),

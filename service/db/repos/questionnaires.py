@@ -59,6 +59,7 @@ class QuestionnaireRepository(Repository):
 
     async def add_own(self, clinic_id: uuid.UUID, url: str, version: str,
                       resource: dict[str, Any], staff_id: uuid.UUID) -> bool:
+        self.touched.questionnaire_clinics.add(clinic_id)
         """Store a clinic's own questionnaire; False when the clinic already has a row for
         this url."""
         result = await self.conn.execute(insert(_t).values(
@@ -69,6 +70,7 @@ class QuestionnaireRepository(Repository):
 
     async def _upsert(self, clinic_id: uuid.UUID, url: str, version: str,
                       staff_id: uuid.UUID, values: dict[str, Any]) -> ClinicQuestionnaire:
+        self.touched.questionnaire_clinics.add(clinic_id)
         new = insert(_t).values(id=uuid.uuid4(), clinic_id=clinic_id, url=url, version=version,
                                 recorded_by=staff_id, **values)
         stmt = new.on_conflict_do_update(
@@ -81,12 +83,14 @@ class QuestionnaireRepository(Repository):
 
     async def load_texts(self, clinic_id: uuid.UUID, url: str, version: str,
                          texts: LoadedTexts, staff_id: uuid.UUID) -> ClinicQuestionnaire:
+        self.touched.questionnaire_clinics.add(clinic_id)
         """Load (or replace) the clinic's licensed item texts for the instrument at `url`."""
         return await self._upsert(clinic_id, url, version, staff_id,
                                   {"item_texts": msgspec.to_builtins(texts)})
 
     async def record_permission(self, clinic_id: uuid.UUID, url: str, version: str,
                                 note: str, staff_id: uuid.UUID) -> ClinicQuestionnaire:
+        self.touched.questionnaire_clinics.add(clinic_id)
         """Record the clinic's written permission to use the instrument at `url`."""
         return await self._upsert(clinic_id, url, version, staff_id, {
             "permission_note": note, "permission_recorded_at": sa.func.clock_timestamp()})

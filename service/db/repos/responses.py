@@ -51,6 +51,7 @@ class ResponseRepository(Repository):
             if f != "created_at"
         }
         await self.conn.execute(t.questionnaire_responses.insert().values(**values))
+        self.touched.responses[response.id] = response
 
     async def for_check_in(
         self, clinic_id: uuid.UUID, check_in_id: uuid.UUID

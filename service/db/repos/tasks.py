@@ -39,9 +39,13 @@ class TaskRepository(Repository):
         )
         if dedupe_key is not None:
             stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        return (await self.conn.execute(stmt)).rowcount == 1
+        added: bool = (await self.conn.execute(stmt)).rowcount == 1
+        if added:
+            self.touched.tasks.add(task.id)
+        return added
 
     async def save(self, task: Task) -> None:
+        self.touched.tasks.add(task.id)
         values = to_row(task, exclude=("id", "clinic_id", "version", "created_at"))
         await compare_and_set(self.conn, t.tasks, "task", task.id, task.version, values)
 
@@ -59,5 +63,8 @@ class TaskRepository(Repository):
             t.tasks.update()
             .where(where, t.tasks.c.status.in_([s.value for s in TASK_OPEN]))
             .values(status=TaskStatus.COMPLETED.value, status_reason=reason, updated_at=now,
-                    version=t.tasks.c.version + 1))
-        return result.rowcount
+                    version=t.tasks.c.version + 1)
+            .returning(t.tasks.c.id))
+        done = list(result.scalars())
+        self.touched.tasks.update(done)
+        return len(done)
