@@ -117,3 +117,19 @@ async def test_a_reference_to_nothing_is_refused(client: Any, world: ClinicWorld
     response = await client.post("/fhir/CarePlan", json=plan, headers=headers(world))
     assert response.status_code == 422, response.text
     assert response.json()["issue"][0]["expression"] == ["CarePlan.subject.reference"]
+
+
+async def test_conditional_create_does_not_create_the_same_patient_twice(
+    client: Any, world: ClinicWorld
+) -> None:
+    condition = {"If-None-Exist": "identifier=urn:oid:1.2.36.146.595.217.0.1|12345"}
+    first = await client.post("/fhir/Patient", json=PATIENT, headers=headers(world, **condition))
+    assert first.status_code == 201, first.text
+    again = await client.post("/fhir/Patient", json=PATIENT, headers=headers(world, **condition))
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    # a second one with the same identifier makes the condition ambiguous
+    await client.post("/fhir/Patient", json=PATIENT, headers=headers(world))
+    ambiguous = await client.post("/fhir/Patient", json=PATIENT,
+                                  headers=headers(world, **condition))
+    assert ambiguous.status_code == 412
