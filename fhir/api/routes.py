@@ -272,6 +272,4 @@ HANDLERS = [
     read_observation,
     read_detected_issue,
     search_detected_issues,
-    read_communication,
-    search_communications,
 ]

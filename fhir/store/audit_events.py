@@ -22,6 +22,7 @@ from fhir.mapping.audit import (
     AuditRow,
     actions_of,
 )
+from fhir.search.conditions import date_match
 from fhir.search.params import AUDIT_EVENT_PARAMS
 from fhir.search.query import (
     CURSOR,
@@ -29,9 +30,10 @@ from fhir.search.query import (
     SearchError,
     Token,
     count_of,
-    date_match,
     date_value,
     decode_cursor,
+    position_int,
+    printable,
     split_values,
     token_value,
 )
@@ -62,13 +64,11 @@ def parse(pairs: Iterable[tuple[str, str]], *, strict: bool, now: dt.datetime) -
     for name, raw in pairs:
         if raw == "" or name in _FORMAT_PARAMS:
             continue
+        printable(name, raw)
         if name == "_count":
             search.count = count_of(raw)
         elif name == CURSOR:
-            position = decode_cursor(raw)
-            if not isinstance(position[0], int):
-                raise SearchError(CURSOR, "the paging cursor is not one this server issued")
-            search.after, search.cursor = position[0], raw
+            search.after, search.cursor = position_int(decode_cursor(raw)[0]), raw
             continue
         elif name == "_sort" and raw in ("date", "-date", "_lastUpdated", "-_lastUpdated"):
             search.descending = raw.startswith("-")
@@ -86,7 +86,7 @@ def parse(pairs: Iterable[tuple[str, str]], *, strict: bool, now: dt.datetime) -
 
 def _condition(name: str, value: str, now: dt.datetime) -> ColumnElement[bool]:
     if name == "_id":
-        return _a.c.id == int(value) if value.isdigit() else sa.false()
+        return _a.c.id == int(value) if value.isdigit() and len(value) < 19 else sa.false()
     if name == "date":
         moment = date_value(value, name, now)
         upper = _a.c.occurred_at + sa.text("interval '1 microsecond'")

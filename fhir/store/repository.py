@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fhir.search.conditions import conditions, visible_to
 from fhir.search.index import entries
-from fhir.search.query import Include, Search, conditions, visible_to
+from fhir.search.query import Include, Search
 from service.db import tables as t
 from service.db.repos.base import from_row
 
@@ -367,7 +368,7 @@ def _patient_record(clinic_id: uuid.UUID, patient_id: str, base: str) -> sa.Comp
     ).cte("own")
     found = sa.func.jsonb_path_query(
         own.c.resource, sa.literal_column("'lax $.**.reference'::jsonpath")
-    ).table_valued("ref")
+    ).table_valued("ref").render_derived(name="found")
     local = sa.func.replace(found.c.ref.op("#>>")(sa.literal_column("'{}'")), base + "/", "")
     practitioners = sa.select(sa.func.split_part(local, "/", 2)).select_from(
         own.join(found, sa.true())).where(sa.func.split_part(local, "/", 1) == "Practitioner")

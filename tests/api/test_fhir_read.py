@@ -18,11 +18,25 @@ async def test_metadata_lists_only_what_is_served(client: Any) -> None:
     body = response.json()
     assert body["fhirVersion"] == "4.0.1"
     served = {r["type"]: [i["code"] for i in r["interaction"]] for r in body["rest"][0]["resource"]}
-    assert served == {"CarePlan": ["read"], "CareTeam": ["read"], "Patient": ["read"],
-                      "Practitioner": ["read"], "Goal": ["read"], "MedicationStatement": ["read"],
-                      "Observation": ["read"],
-                      "DetectedIssue": ["read", "search-type"],
-                      "Communication": ["read", "search-type"]}
+    reads = ["read", "vread", "history-instance", "history-type", "search-type"]
+    assert served == {
+        "CarePlan": [*reads, "create", "update"],
+        "CareTeam": [*reads, "create", "update", "delete"],
+        "Patient": [*reads, "create", "update"],
+        "Practitioner": reads,
+        "Goal": [*reads, "create", "update", "delete"],
+        "MedicationStatement": [*reads, "create", "update"],
+        "Observation": ["read"],
+        "DetectedIssue": ["read", "search-type"],
+        "Communication": reads,
+        "Questionnaire": [*reads, "create", "update", "delete"],
+        "QuestionnaireResponse": [*reads, "create", "update"],
+        "ServiceRequest": [*reads, "create", "update", "delete"],
+        "Subscription": [*reads, "create", "update", "delete"],
+        "Task": [*reads, "create", "update", "delete"],
+        "AuditEvent": ["read", "search-type"],
+    }
+    assert [i["code"] for i in body["rest"][0]["interaction"]] == ["transaction", "batch"]
 
 
 async def test_care_plan_and_goal_read_as_fhir(client: Any, world: ClinicWorld) -> None:
