@@ -7,6 +7,7 @@ import uuid
 import msgspec
 
 from domain.errors import Forbidden
+from domain.scopes import Scope
 from domain.vocab import Role
 
 
@@ -15,6 +16,13 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     staff_id: uuid.UUID
     role: Role
     discipline: str
+    scopes: frozenset[Scope] | None = None
+    """The SMART scopes of a system's token (domain.scopes); None for a staff token, which
+    only the role limits."""
+
+    @property
+    def is_system(self) -> bool:
+        return self.scopes is not None
 
     @property
     def manages_plans(self) -> bool:

@@ -3,14 +3,22 @@ SMART system clients by their granted scopes."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from domain.actor import Actor
+from domain.errors import Forbidden
+from domain.scopes import OPERATION_NAMES, Operation, permits, render
 
-# SMART v2 letters: create, read, update, delete, search
-Operation = Literal["c", "r", "u", "d", "s"]
+__all__ = ["Operation", "require"]
 
 
 def require(actor: Actor, resource_type: str, operation: Operation) -> None:
-    """Raise Forbidden unless `actor` may do `operation` on `resource_type`."""
-    return None
+    """Raise Forbidden unless `actor` may do `operation` (a SMART v2 letter: c, r, u, d, s)
+    on `resource_type`. Call it before touching any data, so that a refusal says nothing
+    about whether the resource exists."""
+    if actor.scopes is None or permits(actor.scopes, resource_type, operation):
+        return
+    granted = render(sorted(actor.scopes, key=str)) or "none"
+    raise Forbidden(
+        f"this token's scopes ({granted}) do not permit {OPERATION_NAMES[operation]} on "
+        f"{resource_type}; a token with system/{resource_type}.{operation} (or a wider scope "
+        "such as system/*.cruds) is needed"
+    )

@@ -15,7 +15,8 @@ from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
 
 from domain.actor import Actor
-from domain.errors import Invalid
+from domain.errors import Forbidden, Invalid
+from domain.scopes import parse_granted
 from domain.vocab import Role
 from service.api.problems import IdempotencyMismatch, PreconditionFailed, PreconditionRequired
 from service.db.uow import RequestContext, UnitOfWork
@@ -24,6 +25,8 @@ T = TypeVar("T")
 _BEARER = re.compile(r"^Bearer ([A-Za-z0-9_\-]{10,200})$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _encoder = msgspec.json.Encoder()
+SYSTEM_TOKEN_PATHS = ("/fhir/",)
+"""Where a SMART system's token is accepted; everywhere else it is refused (fail closed)."""
 
 
 async def provide_uow(
@@ -50,11 +53,18 @@ async def provide_actor(request: Request[Any, Any, Any], uow: UnitOfWork) -> Act
         raise NotAuthorizedException()
     request.scope["state"]["clinic_id"] = str(found.clinic_id)
     request.scope["state"]["staff_id"] = str(found.staff_id)
+    scopes = None if found.scopes is None else parse_granted(found.scopes)
+    if scopes is not None and not request.url.path.startswith(SYSTEM_TOKEN_PATHS):
+        raise Forbidden(
+            "this token was issued to a system for the FHIR API (/fhir); "
+            "the internal API is for clinic staff"
+        )
     return Actor(
         clinic_id=found.clinic_id,
         staff_id=found.staff_id,
         role=Role(found.role),
         discipline=found.discipline,
+        scopes=scopes,
     )
 
 
