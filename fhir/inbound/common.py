@@ -56,6 +56,8 @@ def fhir_path(resource_type: str, field: str | None, paths: dict[str, str]) -> s
     """A domain error's field as the FHIR path the client wrote."""
     if field is None:
         return resource_type
+    if field == resource_type or field.startswith((f"{resource_type}.", "Bundle.")):
+        return field  # already a FHIR path
     head = field.split("[")[0].split(".")[0]
     if head in paths:
         return paths[head]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.errors import Invalid
-from domain.patient import ContactPoint, Identifier
+from domain.patient import ContactPoint, Identifier, validate_contact_point
 from domain.vocab import ContactSystem
 from fhir.inbound.common import date_of, extension_values
 
@@ -46,6 +46,22 @@ def _language(resource: dict[str, Any]) -> str | None:
     return None
 
 
+def _contact_points(resource: dict[str, Any]) -> list[ContactPoint]:
+    """The telecoms Concord can message: an e-mail address, a number in E.164 form. Others
+    (a local number such as 555-201-4471, a fax) stay in the stored original only."""
+    points = []
+    for telecom in resource.get("telecom", []):
+        if telecom.get("system") not in _SYSTEMS or not telecom.get("value"):
+            continue
+        point = ContactPoint(system=_SYSTEMS[telecom["system"]], value=str(telecom["value"]))
+        try:
+            validate_contact_point("telecom", point)
+        except Invalid:
+            continue
+        points.append(point)
+    return points
+
+
 def patient_fields(resource: dict[str, Any]) -> dict[str, Any]:
     """The domain Patient's fields a FHIR Patient carries; what Concord does not model
     (addresses, gender, links...) stays in the stored original."""
@@ -60,11 +76,7 @@ def patient_fields(resource: dict[str, Any]) -> dict[str, Any]:
     zones = extension_values(resource, TIME_ZONE)
     if zones:
         fields["time_zone"] = str(zones[0].get("valueCode", ""))
-    fields["contact_points"] = [
-        ContactPoint(system=_SYSTEMS[t["system"]], value=str(t["value"]))
-        for t in resource.get("telecom", [])
-        if t.get("system") in _SYSTEMS and t.get("value")
-    ]
+    fields["contact_points"] = _contact_points(resource)
     fields["identifiers"] = [
         Identifier(system=str(i["system"]), value=str(i["value"]))
         for i in resource.get("identifier", []) if i.get("system") and i.get("value")

@@ -81,7 +81,7 @@ def _references(value: Any) -> list[str]:
     if isinstance(value, dict):
         found = [value["reference"]] if isinstance(value.get("reference"), str) else []
         for key, item in value.items():
-            if key != "reference":
+            if key != "reference" or isinstance(item, dict):  # activity.reference is one
                 found += _references(item)
         return found
     if isinstance(value, list):

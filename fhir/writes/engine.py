@@ -15,9 +15,11 @@ from domain.actor import Actor
 from domain.errors import DomainError, StaleVersion
 from fhir.api.scopes import require
 from fhir.inbound.goal import goal_fields
+from fhir.inbound.medication import Skipped, from_fhir
 from fhir.store.projection import project
 from fhir.store.repository import Stored
-from fhir.writes import domain_care_plan, domain_goal, domain_patient
+from fhir.writes import domain_care_plan, domain_goal, domain_medication, domain_patient
+from fhir.writes.domain_medication import tagged_unstructured
 from fhir.writes.errors import BadResource, Gone, NotSupported, PreconditionFailed
 from fhir.writes.validation import check_references, validate
 from service.db.uow import UnitOfWork
@@ -89,15 +91,27 @@ async def create(
         await domain_patient.create(uow, actor, resource, now)
     elif resource_type == "CarePlan":
         await domain_care_plan.create(uow, actor, resource, now, base)
+    elif resource_type == "MedicationStatement":
+        if not await domain_medication.create(uow, actor, resource, now, base):
+            found = from_fhir(resource, base)
+            reason = found.reason if isinstance(found, Skipped) else "not recorded"
+            await _create_in_store(uow, actor, tagged_unstructured(resource, reason), now)
     else:
-        resource = await _subscription_hook(uow, actor, resource, now)
-        await uow.store.put(actor.clinic_id, resource, now=now,
-                            patient_id=await _patient_in_clinic(uow, actor, resource))
-        uow.audit(actor, "create", resource_type, _uuid(resource["id"]), patient_of(resource))
+        await _create_in_store(uow, actor, await _subscription_hook(uow, actor, resource, now),
+                               now)
     await project(uow)
     stored = await uow.store.current(actor.clinic_id, resource_type, resource["id"])
     assert stored is not None
     return Written(stored=stored, created=True)
+
+
+async def _create_in_store(
+    uow: UnitOfWork, actor: Actor, resource: dict[str, Any], now: dt.datetime
+) -> None:
+    await uow.store.put(actor.clinic_id, resource, now=now,
+                        patient_id=await _patient_in_clinic(uow, actor, resource))
+    uow.audit(actor, "create", resource["resourceType"], _uuid(resource["id"]),
+              patient_of(resource))
 
 
 async def _patient_in_clinic(
@@ -204,6 +218,8 @@ async def _update_in_domain(
             await domain_care_plan.update(uow, actor, resource, now, base)
         elif resource_type == "Goal":
             await domain_goal.update(uow, actor, owner, resource, now)
+        elif resource_type == "MedicationStatement":
+            await domain_medication.update(uow, actor, owner, resource, now, base)
         else:
             raise NotSupported(
                 f"{resource_type} is kept from the care plan: change it through the "

@@ -64,7 +64,7 @@ def references(value: Any, path: str) -> Iterator[tuple[str, str]]:
         if isinstance(ref, str):
             yield path, ref
         for key, item in value.items():
-            if key != "reference":
+            if key != "reference" or isinstance(item, dict):  # activity.reference is one
                 yield from references(item, f"{path}.{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):

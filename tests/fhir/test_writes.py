@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import ClinicWorld
+from tests.factories import OXYCODONE_5_TABLET, ClinicWorld, create_plan
 
 pytestmark = pytest.mark.asyncio
 
@@ -133,3 +133,56 @@ async def test_conditional_create_does_not_create_the_same_patient_twice(
     ambiguous = await client.post("/fhir/Patient", json=PATIENT,
                                   headers=headers(world, **condition))
     assert ambiguous.status_code == 412
+
+
+def oxycodone_statement(patient_id: str, plan_id: str) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationStatement", "status": "active",
+        "basedOn": [{"reference": f"CarePlan/{plan_id}"}],
+        "medicationCodeableConcept": {"coding": [{
+            "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+            "code": OXYCODONE_5_TABLET, "display": "oxycodone hydrochloride 5 MG Oral Tablet"}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectivePeriod": {"start": "2026-11-01"},
+        "dosage": [{"timing": {"repeat": {"frequency": 4, "period": 1, "periodUnit": "d"}},
+                    "route": {"coding": [{"system": "http://snomed.info/sct",
+                                          "code": "26643006"}]},
+                    "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "TAB"}}]}],
+        "extension": [{"url": "https://ehr.example/fhir/StructureDefinition/pharmacy",
+                       "valueString": "Main St"}],
+    }
+
+
+async def test_a_medication_statement_from_fhir_counts_in_the_plans_mme(
+    client: Any, world: ClinicWorld
+) -> None:
+    plan = await create_plan(client, world)
+    statement = oxycodone_statement(plan["patient_id"], plan["id"])
+    created = await client.post("/fhir/MedicationStatement", json=statement,
+                                headers=headers(world, "physician"))
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["extension"] == statement["extension"]
+    assert "tag" not in body["meta"]
+    # 4 x 5 mg oxycodone x 1.5 (CDC 2022) = 30 MME/day
+    mme = await client.get(f"/fhir/Observation/mme-{plan['id']}",
+                           headers=world.auth("psychologist"))
+    assert mme.json()["valueQuantity"]["value"] == 30
+    medications = await client.get(f"/api/v1/care-plans/{plan['id']}/medications",
+                                   headers=world.auth("physician"))
+    assert [m["id"] for m in medications.json()] == [body["id"]]
+
+
+async def test_a_medication_concord_cannot_count_is_kept_and_says_so(
+    client: Any, world: ClinicWorld
+) -> None:
+    plan = await create_plan(client, world)
+    statement = oxycodone_statement(plan["patient_id"], plan["id"])
+    statement["medicationCodeableConcept"] = {"coding": [{
+        "system": "http://snomed.info/sct", "code": "27658006", "display": "Amoxicillin"}]}
+    created = await client.post("/fhir/MedicationStatement", json=statement,
+                                headers=headers(world, "physician"))
+    assert created.status_code == 201, created.text
+    tag = created.json()["meta"]["tag"][0]
+    assert tag["code"] == "not-in-mme" and "RxNorm" in tag["display"]
+    assert created.json()["medicationCodeableConcept"] == statement["medicationCodeableConcept"]

@@ -15,6 +15,7 @@ from domain.goal import Goal
 from domain.medication import MedicationStatement
 from domain.opioids.taper import TaperPlan
 from domain.review import GoalReview
+from domain.transitions import PLAN_OPEN
 from service.db import tables as t
 from service.db.repos.base import Repository, compare_and_set, to_row
 
@@ -104,6 +105,17 @@ class CarePlanRepository(Repository):
             sa.select(t.activities.c.care_plan_id).where(
                 t.activities.c.id == activity_id,
                 t.activities.c.clinic_id == clinic_id))
+
+    async def open_plans_of(self, clinic_id: uuid.UUID,
+                            patient_id: uuid.UUID) -> list[uuid.UUID]:
+        """The patient's plans still open (draft, active, on hold), oldest first."""
+        rows = await self.conn.scalars(
+            sa.select(t.care_plans.c.id).where(
+                t.care_plans.c.clinic_id == clinic_id,
+                t.care_plans.c.patient_id == patient_id,
+                t.care_plans.c.status.in_([s.value for s in PLAN_OPEN]))
+            .order_by(t.care_plans.c.created_at, t.care_plans.c.id))
+        return list(rows)
 
     async def add(self, plan: CarePlan) -> None:
         self.touched.plans.add(plan.id)
