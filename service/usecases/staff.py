@@ -11,7 +11,7 @@ import msgspec
 from domain import patching
 from domain.actor import Actor
 from domain.care_plan import check_version
-from domain.errors import IllegalTransition, Invalid
+from domain.errors import Forbidden, IllegalTransition, Invalid
 from domain.staff import Discipline, Staff
 from domain.vocab import Role
 from service.db.repos.staff import TokenRecord
@@ -45,6 +45,8 @@ async def update(
     staff = await uow.staff.get(actor.clinic_id, staff_id)  # another clinic's id: 404 first
     actor.require_admin()
     check_version("staff member", staff.version, expected)
+    if await uow.staff.is_system(staff_id):
+        raise Forbidden("this is a registered system's account: manage it under smart-clients")
     if staff_id == actor.staff_id and (
         patch.active is False or patch.role not in (msgspec.UNSET, Role.ADMIN)
     ):
@@ -102,6 +104,9 @@ async def issue_token_as(
 ) -> tuple[TokenRecord, str]:
     staff = await uow.staff.get(actor.clinic_id, staff_id)
     actor.require_admin()
+    if await uow.staff.is_system(staff_id):
+        # Its tokens come from /auth/token, limited by its scopes; a staff token would not be.
+        raise Forbidden("a registered system gets its tokens at /auth/token")
     if expires_at is not None and expires_at <= now:
         raise Invalid("expires_at", "must be in the future")
     return await issue_token(uow, actor.clinic_id, staff, label, expires_at)

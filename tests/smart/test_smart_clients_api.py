@@ -118,3 +118,20 @@ async def test_another_clinics_client_is_not_found(
     assert (await client.delete(f"{API}/{registered['id']}", headers=other_world.auth("admin"))
             ).status_code == 404
     assert (await client.get(API, headers=other_world.auth("admin"))).json() == []
+
+
+async def test_a_systems_account_gets_no_staff_token_and_is_not_edited_as_staff(
+    client: Any, world: ClinicWorld
+) -> None:
+    """A staff token for the system's row would carry no scopes: all of a coordinator's
+    rights, on /api/v1 too. Its tokens come from /auth/token only."""
+    registered = await register(client, world)
+    staff_id = registered["staff_id"]
+    token = await client.post(f"/api/v1/staff/{staff_id}/tokens", json={"label": "x"},
+                              headers=world.auth("admin"))
+    assert token.status_code == 403, token.text
+    current = await client.get(f"/api/v1/staff/{staff_id}", headers=world.auth("admin"))
+    patched = await client.patch(f"/api/v1/staff/{staff_id}", json={"role": "admin"},
+                                 headers={**world.auth("admin"),
+                                          "If-Match": current.headers["etag"]})
+    assert patched.status_code == 403, patched.text

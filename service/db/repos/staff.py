@@ -50,6 +50,11 @@ class StaffRepository(Repository):
         )
         return None if row is None else from_row(row, Staff)
 
+    async def is_system(self, staff_id: uuid.UUID) -> bool:
+        """Whether the row is the one a registered system (SMART client) acts as."""
+        return bool(await self.conn.scalar(sa.select(sa.exists().where(
+            t.smart_clients.c.staff_id == staff_id))))
+
     async def add(self, staff: Staff) -> None:
         self.touched.staff.add(staff.id)
         await self.conn.execute(t.staff.insert().values(**to_row(staff)))
