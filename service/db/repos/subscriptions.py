@@ -163,10 +163,10 @@ class SubscriptionRepository(Repository):
         Changes commit out of `seq` order (a transaction takes its number at insert and
         may commit after a later one), so reading up to the newest visible `seq` could
         step over one that appears a moment later, and it would never be notified. The
-        store writes fhir_resources before fhir_versions, so a transaction holding a
-        `seq` already has its transaction id; every `seq` at or below the newest visible
-        one was therefore taken by a transaction that had started when this snapshot was
-        taken. Once the oldest running transaction is younger than this snapshot's
+        store writes fhir_resources before fhir_versions, so a transaction already has
+        its transaction id when it takes a `seq`; every `seq` at or below the newest
+        visible one was therefore taken by a transaction whose id is below this
+        snapshot's xmax. Once the oldest running transaction's id is at or above that
         xmax, all of them have ended."""
         row = (await self.conn.execute(sa.text(
             "SELECT coalesce(max(seq), 0) AS seq, "
@@ -183,11 +183,12 @@ class SubscriptionRepository(Repository):
                 return None
             await asyncio.sleep(poll)
 
-    async def matchable(self, upto: int, limit: int) -> list[tuple[uuid.UUID, str]]:
+    async def matchable(self, upto: int, limit: int,
+                        clinic_id: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str]]:
         """Subscriptions with changes to read at or below `upto`."""
         rows = (await self.conn.execute(
             sa.select(s.clinic_id, s.id)
-            .where(s.status.in_(DELIVERING), s.cursor_seq < upto)
+            .where(s.status.in_(DELIVERING), s.cursor_seq < upto, *_of(clinic_id))
             .order_by(s.cursor_seq).limit(limit))).all()
         return [(r.clinic_id, r.id) for r in rows]
 
@@ -241,17 +242,19 @@ class SubscriptionRepository(Repository):
             .values(cursor_seq=sa.func.greatest(s.cursor_seq, cursor),
                     events_since_start=events_since_start))
 
-    async def ended(self, now: dt.datetime) -> list[tuple[uuid.UUID, str]]:
+    async def ended(self, now: dt.datetime,
+                    clinic_id: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str]]:
         """Subscriptions whose `end` has come and that are not off yet."""
         rows = (await self.conn.execute(
             sa.select(s.clinic_id, s.id)
-            .where(s.status.in_(DELIVERING), s.ends_at.is_not(None), s.ends_at <= now)
-        )).all()
+            .where(s.status.in_(DELIVERING), s.ends_at.is_not(None), s.ends_at <= now,
+                   *_of(clinic_id)))).all()
         return [(r.clinic_id, r.id) for r in rows]
 
     # -- delivery claims --------------------------------------------------------------------
 
-    async def claim(self, now: dt.datetime, lease: dt.timedelta, limit: int
+    async def claim(self, now: dt.datetime, lease: dt.timedelta, limit: int,
+                    clinic_id: uuid.UUID | None = None
                     ) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
         """Take up to `limit` subscriptions whose oldest undelivered notification is due
         and that no other worker holds: (clinic, id, lease id). The caller commits the
@@ -269,18 +272,23 @@ class SubscriptionRepository(Repository):
             WHERE s.status IN ('active', 'error')
               AND (s.lease_until IS NULL OR s.lease_until < :now)
               AND head.next_attempt_at <= :now
+              AND (CAST(:clinic AS uuid) IS NULL OR s.clinic_id = :clinic)
             ORDER BY head.next_attempt_at
             LIMIT :limit
             FOR UPDATE OF s SKIP LOCKED
-            """), {"now": now, "limit": limit})).all()
+            """), {"now": now, "limit": limit, "clinic": clinic_id})).all()
+        return await self._lease([(r.clinic_id, r.id) for r in rows], now + lease)
+
+    async def _lease(self, keys: list[tuple[uuid.UUID, str]], until: dt.datetime
+                     ) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
         claimed: list[tuple[uuid.UUID, str, uuid.UUID]] = []
-        for row in rows:
+        for clinic_id, subscription_id in keys:
             lease_id = uuid.uuid4()
             await self.conn.execute(
                 sa.update(t.fhir_subscriptions)
-                .where(s.clinic_id == row.clinic_id, s.id == row.id)
-                .values(lease_id=lease_id, lease_until=now + lease))
-            claimed.append((row.clinic_id, row.id, lease_id))
+                .where(s.clinic_id == clinic_id, s.id == subscription_id)
+                .values(lease_id=lease_id, lease_until=until))
+            claimed.append((clinic_id, subscription_id, lease_id))
         return claimed
 
     async def holds(self, clinic_id: uuid.UUID, subscription_id: str, lease_id: uuid.UUID,
@@ -311,10 +319,9 @@ class SubscriptionRepository(Repository):
             .order_by(n.seq).limit(1))).mappings().first()
         if row is None:
             return None
-        data = dict(row)
-        change = {key: data.pop(key) for key in ("seq", "resource_type", "id", "version_id",
-                                                 "last_updated", "method", "resource")}
-        return msgspec.convert({**data, "change": change}, Pending)
+        change = from_row(row, Change)
+        return Pending(notification_id=row["notification_id"], event_number=row["event_number"],
+                       attempts=row["attempts"], change=change)
 
     async def mark_sent(self, notification_id: int, now: dt.datetime) -> bool:
         result = await self.conn.execute(
@@ -332,12 +339,14 @@ class SubscriptionRepository(Repository):
                     next_attempt_at=next_attempt_at))
         return bool(result.rowcount)
 
-    async def idle_heartbeats(self, now: dt.datetime, limit: int
-                              ) -> list[tuple[uuid.UUID, str]]:
-        """Topic-based subscriptions with a heartbeat period, nothing to deliver, and no
-        contact (event or heartbeat) for a whole period."""
+    async def claim_heartbeats(self, now: dt.datetime, lease: dt.timedelta, limit: int,
+                               clinic_id: uuid.UUID | None = None
+                               ) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
+        """Take topic-based subscriptions with a heartbeat period, nothing to deliver, and
+        no contact (an event or a heartbeat) for a whole period: (clinic, id, lease id)."""
         last_contact = sa.func.greatest(s.last_delivered_at, s.last_heartbeat_at,
                                         s.created_at)
+        period = s.heartbeat_seconds * sa.text("interval '1 second'")
         pending = sa.exists().where(n.clinic_id == s.clinic_id, n.subscription_id == s.id,
                                     n.status == PENDING)
         rows = (await self.conn.execute(
@@ -345,10 +354,9 @@ class SubscriptionRepository(Repository):
             .where(s.status.in_(DELIVERING), s.heartbeat_seconds.is_not(None),
                    s.topic.is_not(None), ~pending,
                    sa.or_(s.lease_until.is_(None), s.lease_until < now),
-                   last_contact + sa.func.make_interval(0, 0, 0, 0, 0, 0,
-                                                        s.heartbeat_seconds) <= now)
-            .limit(limit))).all()
-        return [(r.clinic_id, r.id) for r in rows]
+                   last_contact + period <= now, *_of(clinic_id))
+            .limit(limit).with_for_update(skip_locked=True))).all()
+        return await self._lease([(r.clinic_id, r.id) for r in rows], now + lease)
 
     # -- the read side ----------------------------------------------------------------------
 
@@ -402,3 +410,8 @@ class SubscriptionRepository(Repository):
             .where(n.clinic_id == clinic_id, n.subscription_id == subscription_id)
             .order_by(n.seq.desc()).limit(limit))).mappings().all()
         return [from_row(r, EventView) for r in rows]
+
+
+def _of(clinic_id: uuid.UUID | None) -> tuple[sa.ColumnElement[bool], ...]:
+    """One clinic's subscriptions only, or everyone's."""
+    return () if clinic_id is None else (s.clinic_id == clinic_id,)
