@@ -22,6 +22,7 @@ from service.api.care_plans import CarePlanController
 from service.api.check_ins import CheckInController
 from service.api.clinic_settings import ClinicSettingsController
 from service.api.deps import provide_actor, provide_now, provide_uow
+from service.api.ehr_connections import EhrConnectionController
 from service.api.health import live, ready
 from service.api.medications import MedicationController
 from service.api.messages import MessageController
@@ -37,6 +38,7 @@ from service.api.problems import exception_handlers
 from service.api.questionnaires import QuestionnaireController
 from service.api.smart_clients import SmartClientController
 from service.api.staff import DisciplineController, StaffController
+from service.api.subscriptions import SubscriptionController
 from service.api.tasks import TaskController
 from service.api.templates import TemplateController
 from service.api.visits import VisitController
@@ -90,7 +92,9 @@ def create_app(settings: Settings) -> Litestar:
             TemplateController,
             ClinicSettingsController,
             VisitController,
+            EhrConnectionController,
             QuestionnaireController,
+            SubscriptionController,
             SmartClientController,
         ],
     )

@@ -1,4 +1,5 @@
-"""`python -m service dev | serve | worker | migrate | token | seed`."""
+"""`python -m service dev | serve | worker | migrate | token | clinic | smart-client | seed |
+import-fhir`."""
 
 from __future__ import annotations
 
@@ -49,8 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     clinic.add_argument("--slug", required=True)
     clinic.add_argument("--name", required=True)
     clinic.add_argument("--admin-name", default="Clinic administrator")
+    from service.smart import cli as smart_cli
+
+    smart_cli.add_parser(commands)
     seed = commands.add_parser("seed", help="seed the demo clinic if it is missing")
     seed.add_argument("--patients", type=int, default=6)
+    from service.bulk import cli as bulk_cli
+
+    bulk_cli.add_parser(commands)
     args = parser.parse_args(argv)
     handler = {
         "dev": run_dev,
@@ -60,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         "token": run_token,
         "seed": run_seed,
         "clinic": run_clinic,
+        "smart-client": run_smart_client,
+        "import-fhir": run_import_fhir,
     }[args.command]
     return handler(args)
 
@@ -203,6 +212,31 @@ async def _create_clinic(url: str, slug: str, name: str, admin_name: str) -> str
             return secret
     finally:
         await engine.dispose()
+
+
+def run_smart_client(args: argparse.Namespace) -> int:
+    from domain.errors import Invalid
+    from service.smart import cli as smart_cli
+
+    settings = Settings.from_env()
+    try:
+        with embedded_database(settings) as url:
+            client = asyncio.run(smart_cli.register(url, args, settings.public_base_url))
+    except Invalid as exc:
+        print(f"{exc.field}: {exc.detail}", file=sys.stderr)
+        return 2
+    if client is None:
+        return 1
+    print(client.client_id)
+    return 0
+
+
+def run_import_fhir(args: argparse.Namespace) -> int:
+    from service.bulk import cli as bulk_cli
+
+    settings = Settings.from_env()
+    with embedded_database(settings) as url:
+        return bulk_cli.run(url, args, f"{settings.public_base_url}/fhir")
 
 
 def run_seed(args: argparse.Namespace) -> int:

@@ -146,13 +146,16 @@ def external_medication(resource: Mapping[str, Any]) -> str | None:
     return None
 
 
-def from_fhir(resource: Mapping[str, Any], base_url: str,
-              medications: Mapping[str, Mapping[str, Any]] | None = None) -> EhrMedication | Skipped:
+def from_fhir(
+    resource: Mapping[str, Any], base_url: str,
+    medications: Mapping[str, Mapping[str, Any]] | None = None,
+) -> EhrMedication | Skipped:
     """Map one MedicationStatement or MedicationRequest; `medications` holds the
     Medications it references on the server, by id."""
     resource_type = str(resource.get("resourceType"))
     resource_id = str(resource.get("id") or "")
-    meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+    found = resource.get("meta")
+    meta: dict[str, Any] = found if isinstance(found, dict) else {}
     version = str(meta["versionId"]) if meta.get("versionId") is not None else None
     updated = _instant(meta.get("lastUpdated"))
     source = source_of(base_url, resource_type, resource_id)
@@ -224,7 +227,7 @@ def _request_status(resource: Mapping[str, Any]) -> StatementStatus:
 
 
 def _statement_status(resource: Mapping[str, Any]) -> StatementStatus:
-    status = resource.get("status")
+    status = str(resource.get("status"))
     try:
         mapped = StatementStatus(status)
     except ValueError:
@@ -315,7 +318,8 @@ def _schedule(dosage: Mapping[str, Any], dose: float, unit: str) -> Schedule:
         if period_unit in ("s", "min"):
             period, period_unit = period * HOURS[period_unit], "h"
     elif repeat.get("when") or repeat.get("timeOfDay"):
-        count, period, period_unit = len(repeat.get("when") or repeat.get("timeOfDay")), 1.0, "d"
+        times = repeat.get("when") or repeat.get("timeOfDay") or []
+        count, period, period_unit = len(times), 1.0, "d"
     elif code is not None:
         count, period, period_unit = TIMING_CODES[code][0], TIMING_CODES[code][1], \
             TIMING_CODES[code][2]

@@ -39,6 +39,7 @@ def upgrade() -> None:
     sa.Column('push_cursor_seq', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('active', sa.Boolean(), server_default=sa.text('true'), nullable=False),
     sa.Column('last_polled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_pushed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
@@ -70,11 +71,18 @@ def upgrade() -> None:
     sa.Column('secret', sa.String(length=500), nullable=True),
     sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), server_default='[]', nullable=False),
     sa.Column('payload', sa.String(length=20), nullable=False),
+    sa.Column('topic', sa.String(length=500), nullable=True),
+    sa.Column('timeout_seconds', sa.Integer(), nullable=True),
+    sa.Column('heartbeat_seconds', sa.Integer(), nullable=True),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cursor_seq', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('events_since_start', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('last_delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_heartbeat_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('lease_id', sa.UUID(), nullable=True),
+    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
     sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], name=op.f('fk_fhir_subscriptions_clinic_id_clinics')),
@@ -104,10 +112,24 @@ def upgrade() -> None:
     sa.Column('remote_version', sa.String(length=64), nullable=True),
     sa.Column('pushed_version', sa.Integer(), nullable=True),
     sa.Column('pushed', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('watermarks', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
     sa.ForeignKeyConstraint(['connection_id'], ['ehr_connections.id'], name=op.f('fk_ehr_links_connection_id_ehr_connections')),
     sa.PrimaryKeyConstraint('connection_id', 'resource_type', 'local_id', name=op.f('pk_ehr_links'))
     )
+    op.create_index('ix_ehr_links_remote', 'ehr_links', ['connection_id', 'resource_type', 'remote_id'], unique=False)
+    op.create_table('ehr_skips',
+    sa.Column('connection_id', sa.UUID(), nullable=False),
+    sa.Column('source', sa.String(length=600), nullable=False),
+    sa.Column('version_id', sa.String(length=64), nullable=True),
+    sa.Column('patient_id', sa.UUID(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('seen_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
+    sa.ForeignKeyConstraint(['connection_id'], ['ehr_connections.id'], name=op.f('fk_ehr_skips_connection_id_ehr_connections')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_ehr_skips_patient_id_patients')),
+    sa.PrimaryKeyConstraint('connection_id', 'source', name=op.f('pk_ehr_skips'))
+    )
+    op.create_index('ix_ehr_skips_seen', 'ehr_skips', ['connection_id', 'seen_at'], unique=False)
     op.create_table('fhir_search',
     sa.Column('clinic_id', sa.UUID(), nullable=False),
     sa.Column('resource_type', sa.String(length=40), nullable=False),
@@ -160,11 +182,22 @@ def upgrade() -> None:
     sa.UniqueConstraint('client_id', name=op.f('uq_smart_clients_client_id'))
     )
     op.add_column('api_tokens', sa.Column('scopes', sa.Text(), nullable=True))
+    op.create_table('fhir_import_ledger',
+    sa.Column('clinic_id', sa.UUID(), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=False),
+    sa.Column('source_ref', sa.String(length=600), nullable=False),
+    sa.Column('resource_type', sa.String(length=40), nullable=False),
+    sa.Column('resource_id', sa.String(length=64), nullable=False),
+    sa.Column('imported_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
+    sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], name=op.f('fk_fhir_import_ledger_clinic_id_clinics')),
+    sa.PrimaryKeyConstraint('clinic_id', 'source', 'source_ref', name=op.f('pk_fhir_import_ledger'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('fhir_import_ledger')
     op.drop_column('api_tokens', 'scopes')
     op.drop_table('smart_clients')
     op.drop_index('ix_subscription_notifications_due', table_name='subscription_notifications')
@@ -174,6 +207,9 @@ def downgrade() -> None:
     op.drop_index('ix_fhir_search_ref', table_name='fhir_search')
     op.drop_index('ix_fhir_search_date', table_name='fhir_search')
     op.drop_table('fhir_search')
+    op.drop_index('ix_ehr_skips_seen', table_name='ehr_skips')
+    op.drop_table('ehr_skips')
+    op.drop_index('ix_ehr_links_remote', table_name='ehr_links')
     op.drop_table('ehr_links')
     op.drop_index('ix_fhir_versions_type_updated', table_name='fhir_versions')
     op.drop_index('ix_fhir_versions_clinic_seq', table_name='fhir_versions')

@@ -533,8 +533,8 @@ fhir_versions = sa.Table(
 )
 
 # The search index: one row per (resource, search parameter, value), rewritten on each
-# version. token: system + code; reference: ref ("Patient/123"); date: lo..hi; string:
-# value (lower-cased, accents kept).
+# version. token: system + code; reference: ref ("Patient/123"); date: [lo, hi), NULL for
+# an open end; string and uri: value as written (string search folds case and accents).
 fhir_search = sa.Table(
     "fhir_search", metadata,
     sa.Column("clinic_id", UUID(as_uuid=True), nullable=False),
@@ -696,4 +696,18 @@ ehr_skips = sa.Table(
     _ts("seen_at"),
     sa.PrimaryKeyConstraint("connection_id", "source"),
     sa.Index("ix_ehr_skips_seen", "connection_id", "seen_at"),
+)
+
+# What `import-fhir` has loaded: each source resource (by its source and its id there, or
+# its fullUrl or content hash) and the Concord resource it became, so a re-run of the
+# same files changes nothing and later files can refer to earlier ones.
+fhir_import_ledger = sa.Table(
+    "fhir_import_ledger", metadata,
+    _clinic(),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("source_ref", sa.String(600), nullable=False),
+    sa.Column("resource_type", sa.String(40), nullable=False),
+    sa.Column("resource_id", sa.String(64), nullable=False),
+    _ts("imported_at"),
+    sa.PrimaryKeyConstraint("clinic_id", "source", "source_ref"),
 )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jwt.algorithms import ECAlgorithm
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.message import Channel, Message
@@ -20,6 +21,7 @@ from domain.vocab import Role
 from service.db.uow import unit_of_work
 from service.usecases.staff import issue_token
 from tests.factories import CLINICIANS, GAS, ClinicWorld
+from tests.smart.support import ec_pair
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -103,6 +105,9 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
         "task": f"Call about sleep hygiene {tag}",
         "medication": f"Oxycodone 5 mg tablet {tag}",
         "discipline": f"Chiropractic {tag}",
+        "smart_client": f"Lakeside EHR {tag}",
+        "ehr_connection": f"Riverside FHIR {tag}",
+        "ehr_private_key": EHR_JWK["d"],
     }
     patient = await _ok(await client.post(f"{API}/patients", headers=coordinator, json={
         "given_name": secrets["given_name"], "family_name": secrets["family_name"],
@@ -158,6 +163,13 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
     custom = f"chiro_{tag}"
     await _ok(await client.post(f"{API}/disciplines", headers=admin,
                                 json={"code": custom, "display": secrets["discipline"]}))
+    smart_client = await _ok(await client.post(f"{API}/smart-clients", headers=admin, json={
+        "name": secrets["smart_client"], "scopes": "system/*.rs", "jwks": SMART_JWKS}))
+    ehr_connection = await _ok(await client.post(f"{API}/ehr-connections", headers=admin,
+                                                 json=_new_ehr_connection(secrets["ehr_connection"])))
+    subscription = await _ok(await client.post(
+        "/fhir/Subscription", json=_new_subscription(),
+        headers={**admin, "Content-Type": "application/fhir+json"}))
     return Scene(
         world=world,
         ids={"patient_id": patient["id"], "plan_id": plan["id"], "goal_id": goal["id"],
@@ -166,10 +178,11 @@ async def build_scene(client: Any, engine: AsyncEngine, world: ClinicWorld) -> S
              "member_id": members["psychologist"], "staff_id": psychologist,
              "token_id": live["id"], "message_id": str(message.id),
              "check_in_id": check_in["id"], "kind": "check-in", "language": "en",
-             "name": "wai-sr"},
+             "name": "wai-sr", "smart_client_id": smart_client["id"],
+             "connection_id": ehr_connection["id"], "subscription_id": subscription["id"]},
         secrets=secrets, live_token=live["token"], revoked_token=revoked["token"],
         custom_discipline=custom,
-        extra_ids={review["id"], revoked["id"], *members.values()})
+        extra_ids={review["id"], revoked["id"], smart_client["staff_id"], *members.values()})
 
 
 async def add_dead_message(engine: AsyncEngine, world: ClinicWorld, patient_id: str,
@@ -239,6 +252,10 @@ PROBES: dict[str, tuple[str, str | None]] = {
     "message": (f"{API}/messages/{{message_id}}", None),
     "questionnaires": (f"{API}/questionnaires", None),
     "clinic_settings": (f"{API}/clinic-settings", None),
+    "smart_client": (f"{API}/smart-clients/{{smart_client_id}}", None),
+    "smart_clients": (f"{API}/smart-clients", None),
+    "ehr_connection": (f"{API}/ehr-connections/{{connection_id}}", None),
+    "ehr_connections": (f"{API}/ehr-connections", None),
 }
 
 
@@ -322,8 +339,28 @@ def wai_sr_texts() -> dict[str, str]:
     return {str(n): f"Statement {n} from the clinic's licensed copy" for n in range(1, 13)}
 
 
+def _new_subscription() -> dict[str, Any]:
+    """The clinic's EHR's Subscription to its care plans, switched off: the matrix never
+    delivers anything."""
+    return {"resourceType": "Subscription", "status": "off", "reason": "Keep the EHR current",
+            "criteria": "CarePlan?status=active",
+            "channel": {"type": "rest-hook", "endpoint": "https://ehr.example.org/hook"}}
+
+
 def _new_patient(scene: Scene) -> dict[str, Any]:
     return {"given_name": "Imogen", "family_name": "Quist", "birth_date": "1980-01-02"}
+
+
+SMART_JWKS = ec_pair("matrix").jwks
+"""A SMART client's public key set (an EC P-384 key, as an EHR would register)."""
+EHR_JWK = {**ECAlgorithm.to_jwk(ec_pair("ehr").private_key, as_dict=True), "kid": "concord-1"}
+"""The private key Concord signs in to a clinic's EHR with."""
+
+
+def _new_ehr_connection(name: str = "Riverside FHIR") -> dict[str, Any]:
+    return {"name": name, "base_url": "https://ehr.example.org/fhir/R4",
+            "token_url": "https://ehr.example.org/oauth2/token", "client_id": "concord",
+            "private_key": EHR_JWK, "identifier_system": "urn:oid:1.2.36.146.595.217.0.1"}
 
 
 P = f"{API}/patients/{{patient_id:uuid}}"
@@ -474,6 +511,26 @@ ENDPOINTS: list[Endpoint] = [
              probes=("questionnaires",)),
     Endpoint("PUT", f"{API}/questionnaires/{{name:str}}/permission",
              lambda s: {"note": "Written permission on file"}, probes=("questionnaires",)),
+    # SMART Backend Services clients (admins only)
+    Endpoint("POST", f"{API}/smart-clients",
+             lambda s: {"name": "Another EHR", "scopes": "system/CarePlan.rs",
+                        "jwks": SMART_JWKS},
+             probes=("smart_clients", "staff"), success=201),
+    Endpoint("GET", f"{API}/smart-clients"),
+    Endpoint("GET", f"{API}/smart-clients/{{smart_client_id:uuid}}"),
+    Endpoint("DELETE", f"{API}/smart-clients/{{smart_client_id:uuid}}",
+             probes=("smart_client", "staff")),
+    # EHR connections (admins write; coordinators and admins read)
+    Endpoint("POST", f"{API}/ehr-connections", lambda s: _new_ehr_connection(),
+             probes=("ehr_connections",), success=201),
+    Endpoint("GET", f"{API}/ehr-connections"),
+    Endpoint("GET", f"{API}/ehr-connections/{{connection_id:uuid}}"),
+    Endpoint("PATCH", f"{API}/ehr-connections/{{connection_id:uuid}}",
+             lambda s: {"active": False}, if_match="ehr_connection",
+             probes=("ehr_connection",)),
+    # FHIR subscriptions, read-only (coordinators and admins)
+    Endpoint("GET", f"{API}/subscriptions"),
+    Endpoint("GET", f"{API}/subscriptions/{{subscription_id:uuid}}"),
 ]
 BY_ID = {e.id: e for e in ENDPOINTS}
 
@@ -487,12 +544,17 @@ _MANAGER_ONLY = ["GET /message-templates", "PUT /message-templates/{kind}/{langu
                  "DELETE /care-plans/{plan_id}/team/{member_id}",
                  "POST /care-plans/{plan_id}/team/{member_id}/lead",
                  "GET /messages", "GET /messages/{message_id}",
-                 "POST /messages/{message_id}/requeue", "GET /clinic-settings"]
+                 "POST /messages/{message_id}/requeue", "GET /clinic-settings",
+                 "GET /subscriptions", "GET /subscriptions/{subscription_id}"]
 _ADMIN_ONLY = ["POST /staff", "PATCH /staff/{staff_id}", "POST /staff/{staff_id}/tokens",
                "GET /staff/{staff_id}/tokens", "DELETE /staff/{staff_id}/tokens/{token_id}",
                "POST /disciplines", "GET /audit-events", "PATCH /clinic-settings"]
 _ADMIN_ONLY += ["POST /questionnaires", "PUT /questionnaires/{name}/item-texts",
                 "PUT /questionnaires/{name}/permission"]
+_ADMIN_ONLY += ["POST /smart-clients", "GET /smart-clients", "GET /smart-clients/{smart_client_id}",
+                "DELETE /smart-clients/{smart_client_id}"]
+_MANAGER_ONLY += ["GET /ehr-connections", "GET /ehr-connections/{connection_id}"]
+_ADMIN_ONLY += ["POST /ehr-connections", "PATCH /ehr-connections/{connection_id}"]
 _OTHER_DISCIPLINE = ["PATCH /care-plans/{plan_id}/goals/{goal_id}",
                      "PATCH /care-plans/{plan_id}/activities/{activity_id}",
                      "POST /care-plans/{plan_id}/goals",
@@ -555,6 +617,9 @@ LIST_CASES: list[ListCase] = [
     ListCase("messages-by-patient",
              lambda s: f"{API}/messages?patient_id={s.ids['patient_id']}", empty=True),
     ListCase("questionnaires", lambda s: f"{API}/questionnaires"),
+    ListCase("subscriptions", lambda s: f"{API}/subscriptions?limit=100",
+             own_row="subscription_id"),
+    ListCase("ehr-connections", lambda s: f"{API}/ehr-connections", own_row="connection_id"),
 ]
 LIST_TEMPLATES = {f"{API}/patients", f"{API}/staff", f"{API}/disciplines", f"{API}/care-plans",
                   f"{API}/tasks", f"{API}/audit-events", f"{API}/messages",
@@ -562,7 +627,11 @@ LIST_TEMPLATES = {f"{API}/patients", f"{API}/staff", f"{API}/disciplines", f"{AP
 """Every GET without an id in its path has a ListCase, but for `clinic-settings`: one
 resource, not a list (another clinic's admin reading its own settings is in
 tests/api/test_clinic_settings.py)."""
-LIST_TEMPLATES |= {f"{API}/questionnaires"}
+LIST_TEMPLATES |= {f"{API}/questionnaires", f"{API}/ehr-connections"}
+LIST_TEMPLATES |= {f"{API}/smart-clients"}
+LIST_TEMPLATES |= {f"{API}/subscriptions"}
+"""Admins only, so not in LIST_CASES (which also lists as a coordinator): another clinic's
+admin listing only its own clients is in tests/smart/test_smart_clients_api.py."""
 
 
 # -- what a denied answer may say -------------------------------------------------------------

@@ -90,6 +90,15 @@ class EhrRepository(Repository):
             raise NotFound("EHR connection")
         return from_row(row, EhrConnection)
 
+    async def locate(self, connection_id: uuid.UUID) -> EhrConnection:
+        """A connection by id alone, for the sync jobs (which act for its clinic)."""
+        row = (await self.conn.execute(
+            sa.select(t.ehr_connections).where(t.ehr_connections.c.id == connection_id)
+        )).mappings().first()
+        if row is None:
+            raise NotFound("EHR connection")
+        return from_row(row, EhrConnection)
+
     async def find(self, clinic_id: uuid.UUID) -> list[EhrConnection]:
         c = t.ehr_connections
         rows = (await self.conn.execute(
@@ -218,27 +227,21 @@ class EhrRepository(Repository):
 
     # -- the change feed ----------------------------------------------------------------
 
-    async def changes(self, clinic_id: uuid.UUID, after_seq: int, resource_types: tuple[str, ...],
-                      *, settled_before: dt.datetime, limit: int) -> tuple[list[Change], int]:
-        """Versions written after `after_seq`, in order, up to the first one younger than
-        `settled_before` (a transaction that took its `seq` earlier may not have committed
-        yet: the feed waits for it rather than skip it). Returns the changes of the given
-        types and the last seq read, of any type."""
+    async def changes(self, clinic_id: uuid.UUID, after_seq: int, upto: int,
+                      resource_types: tuple[str, ...], *,
+                      limit: int) -> tuple[list[Change], int]:
+        """The clinic's changes of the given types after `after_seq` and at most `upto`
+        (a settled point of the feed, see SubscriptionRepository.settled_seq), in order;
+        and how far that reading went."""
         v = t.fhir_versions
         rows = (await self.conn.execute(
-            sa.select(v.c.seq, v.c.resource_type, v.c.id, v.c.patient_id, v.c.last_updated)
-            .where(v.c.clinic_id == clinic_id, v.c.seq > after_seq)
+            sa.select(v.c.seq, v.c.resource_type, v.c.id, v.c.patient_id)
+            .where(v.c.clinic_id == clinic_id, v.c.seq > after_seq, v.c.seq <= upto)
             .order_by(v.c.seq).limit(limit)
         )).all()
-        changes: list[Change] = []
-        last = after_seq
-        for seq, resource_type, resource_id, patient_id, last_updated in rows:
-            if last_updated >= settled_before:
-                break
-            last = seq
-            if resource_type in resource_types:
-                changes.append(Change(seq=seq, resource_type=resource_type, id=resource_id,
-                                      patient_id=patient_id))
+        changes = [Change(seq=seq, resource_type=kind, id=resource_id, patient_id=patient_id)
+                   for seq, kind, resource_id, patient_id in rows if kind in resource_types]
+        last = upto if len(rows) < limit else int(rows[-1][0])
         return changes, last
 
 

@@ -1,0 +1,1 @@
+"""What Concord sends to other FHIR servers (a clinic's EHR)."""
