@@ -156,7 +156,10 @@ class CarePlan(msgspec.Struct, kw_only=True):
                 "cannot activate the plan: its care team has no lead", field="status"
             )
         self.status = target
-        if target is PlanStatus.ACTIVE and self.period_start is None:
+        if target is PlanStatus.ACTIVE and self.period_start is None and (
+            self.period_end is None or self.period_end >= now.date()
+        ):
+            # A plan recorded as history (its period already over) keeps no invented start.
             self.period_start = now.date()
         if target in (PlanStatus.COMPLETED, PlanStatus.REVOKED) and self.period_end is None:
             self.period_end = now.date()

@@ -3,6 +3,7 @@ Concord's extensions; acceptance as the HL7 goal-acceptance extension)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from domain.errors import Invalid
@@ -87,10 +88,20 @@ def goal_fields(resource: dict[str, Any]) -> dict[str, Any]:
     cadence = extension_values(resource, ext.REVIEW_CADENCE)
     if cadence:
         fields["review_cadence_days"] = int(cadence[0].get("valueDuration", {}).get("value", 28))
-    review = date_of(resource.get("statusDate"), "Goal.statusDate")
+    review = _next_review(resource)
     if review is not None:
         fields["next_review_date"] = review
     return fields
+
+
+def _next_review(resource: dict[str, Any]) -> dt.date | None:
+    """Concord serves a goal's next review date as its statusDate; a Goal carrying
+    Concord's review cadence speaks that convention. Another system's statusDate is
+    when the goal's status took effect (R4), often years ago: read as a review date it
+    would make the goal overdue at once, so Concord schedules the first review itself."""
+    if not extension_values(resource, ext.REVIEW_CADENCE):
+        return None
+    return date_of(resource.get("statusDate"), "Goal.statusDate")
 
 
 def expressed_by_reference(resource: dict[str, Any]) -> str | None:

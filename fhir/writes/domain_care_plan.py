@@ -1,6 +1,8 @@
 """A FHIR CarePlan written through the plan's use cases: its subject, title, period and
-Concord's extensions; the team from the CareTeam it references; the Goals it references;
-activities sent inline (`activity.detail`, as many EHRs do) or as ServiceRequests."""
+Concord's extensions; the team from the CareTeams it references and its author; the
+Goals it references; activities sent inline (`activity.detail`, as many EHRs do) or as
+ServiceRequests. A plan sent closed is recorded as history (fhir.inbound.care_plan says
+how, and what is refused)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,26 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from domain.activity import Activity, Frequency
+from domain.activity import Activity
 from domain.actor import Actor
 from domain.care_plan import CarePlan, PlanPatch
-from domain.errors import IllegalTransition, Invalid
-from domain.vocab import ActivityKind, ActivityStatus, PlanStatus
-from fhir.inbound.common import date_of, extension_values, fhir_path, reference_id, text_of
+from domain.errors import IllegalTransition, Invalid, NotFound
+from domain.vocab import ActivityStatus, PlanStatus
+from fhir.inbound.care_plan import (
+    PATHS,
+    Named,
+    activity_kind,
+    author,
+    care_teams,
+    frequency,
+    goal_references,
+    participants,
+    plan_fields,
+    plan_status,
+    recorded_through,
+    without_lead,
+)
+from fhir.inbound.common import extension_values, fhir_path, reference_id, text_of
 from fhir.mapping import extensions as ext
 from fhir.mapping.service_request import STATUS as SR_STATUS
 from fhir.writes import domain_goal
@@ -21,16 +37,6 @@ from fhir.writes.validation import local_reference
 from service.db.uow import UnitOfWork
 from service.usecases import care_plans
 
-PATHS = {
-    "title": "CarePlan.title",
-    "status": "CarePlan.status",
-    "period_start": "CarePlan.period.start",
-    "period_end": "CarePlan.period.end",
-    "what_matters": "CarePlan.extension",
-    "health_concerns": "CarePlan.extension",
-    "staff_id": "CarePlan.careTeam",
-    "lead": "CarePlan.careTeam",
-}
 _SR_TO_ACTIVITY = {
     "draft": ActivityStatus.NOT_STARTED, "active": ActivityStatus.IN_PROGRESS,
     "on-hold": ActivityStatus.ON_HOLD, "completed": ActivityStatus.COMPLETED,
@@ -44,45 +50,27 @@ def _in_fhir_terms(exc: Invalid | IllegalTransition) -> Invalid:
     return Invalid(fhir_path("CarePlan", exc.field, PATHS) or "CarePlan", exc.detail)
 
 
-def _fields(resource: dict[str, Any]) -> dict[str, Any]:
-    period = resource.get("period") or {}
-    matters = extension_values(resource, ext.WHAT_MATTERS)
-    title = resource.get("title") or text_of({"text": resource.get("description")}) \
-        or "Care plan"
-    return {
-        "title": str(title)[:300],
-        "period_start": date_of(period.get("start"), "CarePlan.period.start"),
-        "period_end": date_of(period.get("end"), "CarePlan.period.end"),
-        "what_matters": str(matters[0].get("valueString")) if matters else None,
-        "health_concerns": [str(e.get("valueString"))
-                            for e in extension_values(resource, ext.HEALTH_CONCERN)],
-    }
-
-
-def _status(resource: dict[str, Any]) -> PlanStatus:
-    try:
-        return PlanStatus(str(resource.get("status")))
-    except ValueError:
-        raise Invalid("CarePlan.status",
-                      f"Concord does not keep plans in status {resource.get('status')!r}") \
-            from None
-
-
 async def create(
     uow: UnitOfWork, actor: Actor, resource: dict[str, Any], now: dt.datetime, base: str
 ) -> None:
     patient_id = reference_id(resource.get("subject"), "Patient", "CarePlan.subject")
     plan = CarePlan(id=uuid.UUID(resource["id"]), clinic_id=actor.clinic_id,
-                    patient_id=patient_id, **_fields(resource))
-    target = _status(resource)
+                    patient_id=patient_id, **plan_fields(resource))
+    target = plan_status(resource)
+    path = recorded_through(target)
     try:
         await care_plans.create(uow, actor, plan, now)
         await _team(uow, actor, plan.id, resource, now, base)
+        if PlanStatus.ACTIVE in path and \
+                (await uow.care_plans.get(actor.clinic_id, plan.id)).lead is None:
+            raise Invalid("CarePlan.status", without_lead(target))
         await _attach_goals(uow, actor, plan.id, resource, now, base)
         await _attach_activities(uow, actor, plan.id, resource, now, base, inline=True)
-        if target is not PlanStatus.DRAFT:
+        if target is PlanStatus.COMPLETED:
+            await _require_goals_closed(uow, actor, plan.id, resource, base)
+        for status in path:
             current = await uow.care_plans.get(actor.clinic_id, plan.id)
-            await care_plans.transition(uow, actor, plan.id, target, current.version, now)
+            await care_plans.transition(uow, actor, plan.id, status, current.version, now)
     except (Invalid, IllegalTransition) as exc:
         raise _in_fhir_terms(exc) from None
     uow.touched.originals[("CarePlan", resource["id"])] = resource
@@ -97,8 +85,8 @@ async def update(
     subject = reference_id(resource.get("subject"), "Patient", "CarePlan.subject")
     if subject != plan.patient_id:
         raise Invalid("CarePlan.subject", "a plan's patient does not change")
-    changed = {k: v for k, v in _fields(resource).items() if getattr(plan, k) != v}
-    target = _status(resource)
+    changed = {k: v for k, v in plan_fields(resource).items() if getattr(plan, k) != v}
+    target = plan_status(resource)
     try:
         if changed:
             await care_plans.update(uow, actor, plan_id, PlanPatch(**changed), plan.version,
@@ -114,51 +102,73 @@ async def update(
     uow.touched.originals[("CarePlan", resource["id"])] = resource
 
 
-def _is_lead(participant: dict[str, Any]) -> bool:
-    roles = participant.get("role") or []
-    return any("lead" in (text_of(r) or "").lower() for r in roles)
+async def _named(
+    uow: UnitOfWork, actor: Actor, resource: dict[str, Any], base: str
+) -> list[Named]:
+    """Every practitioner the plan names for its team: CareTeam participants first (on
+    this server or contained), then the author."""
+    named: list[Named] = []
+    for path, team in care_teams(resource, base):
+        if isinstance(team, str):
+            stored = await uow.store.current(actor.clinic_id, "CareTeam", team)
+            if stored is None or stored.deleted:
+                continue
+            team = stored.resource
+        named += participants(team, path, base)
+    written_by = author(resource, base)
+    return [*named, written_by] if written_by is not None else named
+
+
+async def _staff_id(uow: UnitOfWork, actor: Actor, practitioner_id: str) -> uuid.UUID | None:
+    """The active staff member of this clinic a Practitioner id names, if any."""
+    try:
+        staff = await uow.staff.get(actor.clinic_id, uuid.UUID(practitioner_id))
+    except (ValueError, NotFound):
+        return None
+    return staff.id if staff.active else None
 
 
 async def _team(
     uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, resource: dict[str, Any],
     now: dt.datetime, base: str,
 ) -> None:
-    """The practitioners of the CareTeams the plan references join its team; the one
-    whose role says lead (else the plan's author, else the first) leads it."""
-    staff_ids: list[tuple[uuid.UUID, bool, str]] = []
-    for index, ref in enumerate(resource.get("careTeam", [])):
-        local = local_reference(str(ref.get("reference", "")), base)
-        if local is None or local[0] != "CareTeam":
+    """The clinic's staff among the practitioners the plan names join its team; others
+    stay in the resource as written (see fhir.inbound.care_plan)."""
+    joining: dict[uuid.UUID, Named] = {}
+    for named in await _named(uow, actor, resource, base):
+        staff_id = await _staff_id(uow, actor, named.practitioner_id)
+        if staff_id is None:
             continue
-        team = await uow.store.current(actor.clinic_id, "CareTeam", local[1])
-        if team is None:
-            continue
-        for p_index, participant in enumerate(team.resource.get("participant", [])):
-            member = local_reference(str((participant.get("member") or {}).get("reference", "")),
-                                     base)
-            if member is None or member[0] != "Practitioner":
-                continue
-            path = f"CarePlan.careTeam[{index}]"
-            try:
-                staff_id = uuid.UUID(member[1])
-            except ValueError:
-                raise Invalid(path, f"Practitioner/{member[1]} is not on this clinic's staff") \
-                    from None
-            if staff_id not in {s for s, _, _ in staff_ids}:
-                staff_ids.append((staff_id, _is_lead(participant),
-                                  f"{path} -> CareTeam.participant[{p_index}]"))
-    if not staff_ids:
+        if staff_id not in joining or (named.lead and not joining[staff_id].lead):
+            joining[staff_id] = named
+    if not joining:
         return
-    lead = next((s for s, is_lead, _ in staff_ids if is_lead), None)
-    author = local_reference(str((resource.get("author") or {}).get("reference", "")), base)
-    if lead is None and author is not None and author[0] == "Practitioner":
-        lead = next((s for s, _, _ in staff_ids if str(s) == author[1]), None)
-    lead = lead or staff_ids[0][0]
-    for staff_id, _, path in staff_ids:
+    lead = next((s for s, n in joining.items() if n.lead), None) \
+        or next((s for s, n in joining.items() if n.path == "CarePlan.author"), None) \
+        or next(iter(joining))
+    for staff_id, named in joining.items():
         try:
             await care_plans.add_member(uow, actor, plan_id, staff_id, staff_id == lead, now)
         except Invalid as exc:
-            raise Invalid(path, exc.detail) from None
+            raise Invalid(named.path, exc.detail) from None
+
+
+async def _require_goals_closed(
+    uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID, resource: dict[str, Any], base: str
+) -> None:
+    """A completed plan holds no open goals: name the first one that is, rather than
+    close it on the EHR's behalf."""
+    plan = await uow.care_plans.get(actor.clinic_id, plan_id)
+    for index, ref in enumerate(resource.get("goal", [])):
+        local = local_reference(str(ref.get("reference", "")), base)
+        goal = next((g for g in plan.goals if local is not None and str(g.id) == local[1]),
+                    None)
+        if goal is not None and goal.is_open:
+            raise Invalid(
+                f"CarePlan.goal[{index}]",
+                f"Goal/{goal.id} is {goal.lifecycle_status.value}: a completed plan holds no "
+                "open goals; send the goal with its final lifecycleStatus (completed, "
+                "cancelled...) first")
 
 
 async def _attach_goals(
@@ -182,36 +192,19 @@ async def _attach_goals(
         await domain_goal.attach(uow, actor, plan, stored, now, path)
 
 
-def _kind(concept: Any) -> ActivityKind:
-    candidates = [text_of(concept) or ""]
-    if isinstance(concept, dict):
-        candidates += [str(c.get("code", "")) for c in concept.get("coding", [])]
-    for candidate in candidates:
-        try:
-            return ActivityKind(candidate.strip().lower())
-        except ValueError:
-            continue
-    return ActivityKind.OTHER
-
-
-def _frequency(timing: Any) -> Frequency | None:
-    repeat = (timing or {}).get("repeat") or {}
-    if "frequency" not in repeat or repeat.get("periodUnit") not in ("h", "d", "wk", "mo"):
-        return None
-    return Frequency(count=int(repeat["frequency"]), period=int(repeat.get("period", 1)),
-                     unit=str(repeat["periodUnit"]))
-
-
 async def _discipline(
-    uow: UnitOfWork, actor: Actor, plan: CarePlan, element: dict[str, Any], path: str
+    uow: UnitOfWork, actor: Actor, plan: CarePlan, element: dict[str, Any], path: str,
+    base: str,
 ) -> str:
+    """Whose activity it is: Concord's extension, else a performer on the team, else the
+    performer type, else the team's lead, who answers for what nobody else was given."""
     owned = extension_values(element, ext.OWNING_DISCIPLINE)
     if owned:
         return str(owned[0].get("valueCode"))
     for performer in element.get("performer", []):
-        ref = str(performer.get("reference", ""))
-        if ref.startswith("Practitioner/"):
-            member = next((m for m in plan.team if str(m.staff_id) == ref.split("/")[1]), None)
+        local = local_reference(str(performer.get("reference", "")), base)
+        if local is not None and local[0] == "Practitioner":
+            member = next((m for m in plan.team if str(m.staff_id) == local[1]), None)
             if member is not None:
                 return member.discipline
     performer_type = text_of(element.get("performerType"))
@@ -220,18 +213,62 @@ async def _discipline(
     if plan.lead is not None:
         return plan.lead.discipline
     raise Invalid(path, "an activity needs its owning discipline (extension "
-                  f"{ext.OWNING_DISCIPLINE}, a performer on the team, or a team lead)")
+                  f"{ext.OWNING_DISCIPLINE}, a performer on the team, or a team lead): "
+                  "name the plan's care team or its author first")
 
 
 def _goal_ids(plan: CarePlan, refs: list[Any], path: str) -> list[uuid.UUID]:
     ids = []
-    for ref in refs:
-        value = str((ref or {}).get("reference", "")).removeprefix("Goal/")
+    for value in goal_references(refs):
         goal = next((g for g in plan.goals if str(g.id) == value), None)
         if goal is None:
             raise Invalid(path, f"Goal/{value} is not a goal of this plan")
         ids.append(goal.id)
     return ids
+
+
+async def _inline_activity(
+    uow: UnitOfWork, actor: Actor, plan: CarePlan, detail: dict[str, Any], path: str,
+    base: str,
+) -> Activity:
+    try:
+        status = ActivityStatus(detail.get("status", "not-started"))
+    except ValueError:
+        raise Invalid(f"{path}.status", "not an activity status") from None
+    return Activity(
+        id=uuid.uuid4(), care_plan_id=plan.id,
+        discipline=await _discipline(uow, actor, plan, detail, path, base),
+        kind=activity_kind(detail.get("code")),
+        description=str(detail.get("description") or text_of(detail.get("code"))
+                        or "activity"),
+        status=status, frequency=frequency(detail.get("scheduledTiming")),
+        goal_ids=_goal_ids(plan, detail.get("goal", []), f"{path}.goal"),
+    )
+
+
+async def _requested_activity(
+    uow: UnitOfWork, actor: Actor, plan: CarePlan, request: dict[str, Any], path: str,
+    base: str,
+) -> Activity:
+    marked = extension_values(request, ext.ACTIVITY_STATUS)
+    try:
+        status = ActivityStatus(str(marked[0].get("valueCode"))) if marked else \
+            _SR_TO_ACTIVITY[str(request.get("status"))]
+        activity_id = uuid.UUID(str(request.get("id")))
+    except (ValueError, KeyError):
+        raise Invalid(path, "not an activity Concord can keep") from None
+    return Activity(
+        id=activity_id, care_plan_id=plan.id,
+        discipline=await _discipline(uow, actor, plan, request, path, base),
+        kind=activity_kind(request.get("code")),
+        description=str(request.get("patientInstruction") or text_of(request.get("code"))
+                        or "activity"),
+        status=status, frequency=frequency(request.get("occurrenceTiming")),
+        goal_ids=_goal_ids(plan, [
+            e.get("valueReference") for e in extension_values(
+                request, "http://hl7.org/fhir/StructureDefinition/resource-pertainsToGoal")
+        ], path),
+    )
 
 
 async def _attach_activities(
@@ -245,20 +282,8 @@ async def _attach_activities(
         path = f"CarePlan.activity[{index}]"
         plan = await uow.care_plans.get(actor.clinic_id, plan_id)
         if "detail" in item and inline:
-            detail = item["detail"]
-            try:
-                status = ActivityStatus(detail.get("status", "not-started"))
-            except ValueError:
-                raise Invalid(f"{path}.detail.status", "not an activity status") from None
-            activity = Activity(
-                id=uuid.uuid4(), care_plan_id=plan_id,
-                discipline=await _discipline(uow, actor, plan, detail, f"{path}.detail"),
-                kind=_kind(detail.get("code")),
-                description=str(detail.get("description") or text_of(detail.get("code"))
-                                or "activity"),
-                status=status, frequency=_frequency(detail.get("scheduledTiming")),
-                goal_ids=_goal_ids(plan, detail.get("goal", []), f"{path}.detail.goal"),
-            )
+            activity = await _inline_activity(uow, actor, plan, item["detail"],
+                                              f"{path}.detail", base)
             await care_plans.add_activity(uow, actor, plan_id, activity, now)
             continue
         local = local_reference(str((item.get("reference") or {}).get("reference", "")), base)
@@ -269,25 +294,7 @@ async def _attach_activities(
             raise Invalid(f"{path}.reference", f"ServiceRequest/{local[1]} does not exist")
         if stored.projection is not None:
             continue
-        request = stored.resource
-        marked = extension_values(request, ext.ACTIVITY_STATUS)
-        try:
-            status = ActivityStatus(str(marked[0].get("valueCode"))) if marked else \
-                _SR_TO_ACTIVITY[str(request.get("status"))]
-            activity_id = uuid.UUID(stored.id)
-        except (ValueError, KeyError):
-            raise Invalid(f"{path}.reference", "not an activity Concord can keep") from None
-        activity = Activity(
-            id=activity_id, care_plan_id=plan_id,
-            discipline=await _discipline(uow, actor, plan, request, f"{path}.reference"),
-            kind=_kind(request.get("code")),
-            description=str(request.get("patientInstruction") or text_of(request.get("code"))
-                            or "activity"),
-            status=status, frequency=_frequency(request.get("occurrenceTiming")),
-            goal_ids=_goal_ids(plan, [
-                e.get("valueReference") for e in extension_values(
-                    request, "http://hl7.org/fhir/StructureDefinition/resource-pertainsToGoal")
-            ], f"{path}.reference"),
-        )
+        activity = await _requested_activity(uow, actor, plan, stored.resource,
+                                             f"{path}.reference", base)
         await care_plans.add_activity(uow, actor, plan_id, activity, now)
-        uow.touched.originals[("ServiceRequest", stored.id)] = request
+        uow.touched.originals[("ServiceRequest", stored.id)] = stored.resource
