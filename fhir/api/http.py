@@ -73,7 +73,7 @@ def written(
     prefer = request.headers.get("prefer", "")
     headers = headers_of(stored, base)
     if "return=minimal" in prefer:
-        return Response(None, status_code=status, headers=headers)
+        return Response(b"", status_code=status, headers=headers, media_type=FHIR_JSON)
     if "return=OperationOutcome" in prefer:
         body: dict[str, Any] = {"resourceType": "OperationOutcome", "issue": [{
             "severity": "information", "code": "informational",

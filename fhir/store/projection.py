@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from service.db.uow import UnitOfWork
 
 _SERVED_BY_CONCORD = ("resourceType", "id")
+# Of a client's resource Concord takes in, the elements Concord keeps current from then on.
+_KEPT_UP_TO_DATE = {"CareTeam": ("participant",)}
 
 
 def merge(
@@ -76,6 +78,12 @@ async def store_projection(
     base: dict[str, Any] | None
     if written is not None:
         original, base = written, new
+    elif previous is not None and previous.projection is None and previous.original is None:
+        # A client's resource Concord now keeps (the CareTeam a plan names): it stays as
+        # the client wrote it but for what Concord keeps up to date from then on.
+        original = _bare(previous.resource)
+        kept_current = _KEPT_UP_TO_DATE.get(new["resourceType"], ())
+        base = {k: v for k, v in new.items() if k not in kept_current}
     elif previous is not None and not previous.deleted and previous.projection == new:
         return None
     else:
@@ -87,13 +95,54 @@ async def store_projection(
     )
 
 
-def plan_resources(plan: CarePlan) -> list[dict[str, Any]]:
-    """Every FHIR resource derived from one plan."""
-    resources = [plan_mapping.care_plan(plan), people.care_team(plan)]
+def plan_resources(plan: CarePlan, team_id: str | None = None) -> list[dict[str, Any]]:
+    """Every FHIR resource derived from one plan; its team under `team_id` when the plan
+    was written naming a CareTeam of the client's (that team then shows who is on it)."""
+    care_plan, team = plan_mapping.care_plan(plan), people.care_team(plan)
+    if team_id is not None:
+        team["id"] = team_id
+        care_plan["careTeam"] = [{"reference": f"CareTeam/{team_id}"}]
+    resources = [care_plan, team]
     resources += [plan_mapping.goal(goal, plan) for goal in plan.goals]
     resources += [service_request(activity, plan) for activity in plan.activities]
     resources += [medication.medication_statement(s) for s in plan.medications]
     return resources
+
+
+async def _team_id(uow: UnitOfWork, clinic_id: uuid.UUID, plan_id: uuid.UUID) -> str | None:
+    """The CareTeam a client named when it wrote the plan, if any."""
+    written = uow.touched.originals.get(("CarePlan", str(plan_id)))
+    if written is None:
+        stored = await uow.store.current(clinic_id, "CarePlan", str(plan_id))
+        written = stored.original if stored is not None else None
+    for ref in (written or {}).get("careTeam", []):
+        value = str(ref.get("reference", ""))
+        if value.startswith("CareTeam/") and value != f"CareTeam/{plan_id}":
+            return value.removeprefix("CareTeam/")
+    return None
+
+
+async def _with_clients_participants(
+    uow: UnitOfWork, clinic_id: uuid.UUID, team: dict[str, Any]
+) -> dict[str, Any]:
+    """The client's team as it wrote it, with Concord's members added and those who left
+    Concord's team taken off: participants who are not clinic staff stay as written."""
+    stored = await uow.store.current(clinic_id, "CareTeam", team["id"])
+    if stored is None:
+        return team
+    written = stored.original or _bare(stored.resource)
+    on_team = {p["member"]["reference"] for p in team["participant"]}
+    kept: list[dict[str, Any]] = []
+    for participant in written.get("participant", []):
+        ref = str((participant.get("member") or {}).get("reference", ""))
+        if ref.startswith("Practitioner/") and ref not in on_team:
+            staff = await uow.store.current(clinic_id, "Practitioner", ref.split("/")[1])
+            if staff is not None and staff.projection is not None:
+                continue  # a clinician Concord's team no longer has
+        kept.append(participant)
+    listed = {str((p.get("member") or {}).get("reference", "")) for p in kept}
+    kept += [p for p in team["participant"] if p["member"]["reference"] not in listed]
+    return {**team, "participant": kept}
 
 
 async def _clinic_of(uow: UnitOfWork, table: sa.Table, row_id: uuid.UUID) -> uuid.UUID:
@@ -128,7 +177,10 @@ async def project(uow: UnitOfWork) -> None:
     for plan_id in sorted(plans):
         clinic_id = await _clinic_of(uow, t.care_plans, plan_id)
         plan = await uow.care_plans.get(clinic_id, plan_id)
-        for resource in plan_resources(plan):
+        team_id = await _team_id(uow, clinic_id, plan_id)
+        for resource in plan_resources(plan, team_id):
+            if team_id is not None and resource["resourceType"] == "CareTeam":
+                resource = await _with_clients_participants(uow, clinic_id, resource)
             await store_projection(uow, clinic_id, resource, plan.patient_id, now)
     for task_id in sorted(tasks):
         clinic_id = await _clinic_of(uow, t.tasks, task_id)

@@ -250,7 +250,21 @@ async def transaction(
             entry.response = await _run(uow, actor, entry, now, base)
         except (FhirError, DomainError) as exc:
             raise _failure(entry.index, exc, entry.resource_type) from None
+    for entry in entries:  # a later entry may have changed an earlier one (a plan's team)
+        await _settle(uow, actor, entry, base)
     return _response_bundle("transaction-response", entries, ids, base)
+
+
+async def _settle(uow: UnitOfWork, actor: Actor, entry: _Entry, base: str) -> None:
+    """The entry's response as the transaction leaves the resource."""
+    resource = (entry.response or {}).get("resource")
+    if entry.method not in ("POST", "PUT") or not isinstance(resource, dict):
+        return
+    stored = await uow.store.current(actor.clinic_id, resource["resourceType"], resource["id"])
+    if stored is not None and entry.response is not None:
+        status = entry.response["response"]["status"]
+        entry.response = {"resource": stored.resource,
+                          "response": _response(stored, int(status.split()[0]), base)}
 
 
 async def _batch(

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from domain.actor import Actor
-from domain.errors import DomainError, StaleVersion
+from domain.errors import DomainError, NotFound, StaleVersion
 from fhir.api.scopes import require
 from fhir.inbound.goal import goal_fields
 from fhir.inbound.medication import Skipped, from_fhir
@@ -117,11 +117,18 @@ async def _create_in_store(
 async def _patient_in_clinic(
     uow: UnitOfWork, actor: Actor, resource: dict[str, Any]
 ) -> uuid.UUID | None:
+    """The patient the resource is about, if this clinic has them; a clinician writes
+    only about patients whose plan team they are on (as they read)."""
     patient_id = patient_of(resource)
     if patient_id is None:
         return None
     found = await uow.store.current(actor.clinic_id, "Patient", str(patient_id))
-    return patient_id if found is not None and not found.deleted else None
+    if found is None or found.deleted:
+        return None
+    if not actor.manages_plans and not await uow.patients.seen_by(
+            actor.clinic_id, patient_id, actor.staff_id):
+        raise NotFound("Patient")
+    return patient_id
 
 
 def _uuid(value: str) -> uuid.UUID | None:

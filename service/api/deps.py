@@ -54,7 +54,8 @@ async def provide_actor(request: Request[Any, Any, Any], uow: UnitOfWork) -> Act
     request.scope["state"]["clinic_id"] = str(found.clinic_id)
     request.scope["state"]["staff_id"] = str(found.staff_id)
     scopes = None if found.scopes is None else parse_granted(found.scopes)
-    if scopes is not None and not request.url.path.startswith(SYSTEM_TOKEN_PATHS):
+    path = request.url.path
+    if scopes is not None and path != "/fhir" and not path.startswith(SYSTEM_TOKEN_PATHS):
         raise Forbidden(
             "this token was issued to a system for the FHIR API (/fhir); "
             "the internal API is for clinic staff"

@@ -186,3 +186,16 @@ async def test_a_medication_concord_cannot_count_is_kept_and_says_so(
     tag = created.json()["meta"]["tag"][0]
     assert tag["code"] == "not-in-mme" and "RxNorm" in tag["display"]
     assert created.json()["medicationCodeableConcept"] == statement["medicationCodeableConcept"]
+
+
+async def test_a_clinician_writes_only_about_patients_whose_team_they_are_on(
+    client: Any, world: ClinicWorld
+) -> None:
+    plan = await create_plan(client, world)
+    task = {"resourceType": "Task", "status": "requested", "intent": "order",
+            "for": {"reference": f"Patient/{plan['patient_id']}"},
+            "description": "Call about the pharmacy"}
+    outsider = await client.post("/fhir/Task", json=task, headers=headers(world, "outsider"))
+    assert outsider.status_code == 404, outsider.text
+    member = await client.post("/fhir/Task", json=task, headers=headers(world, "physician"))
+    assert member.status_code == 201, member.text
