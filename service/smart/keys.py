@@ -9,7 +9,6 @@ algorithm never gets a key at all (the HS384-with-the-public-key-as-secret confu
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from domain.errors import Invalid
+from service.net import is_loopback
 
 ALGORITHMS = ("RS384", "ES384")
 _KEY_TYPE = {"RS384": "RSA", "ES384": "EC"}
@@ -110,18 +110,10 @@ def check_jwks_url(url: str) -> str:
         raise Invalid("jwks_url", "an https URL with a host and no credentials")
     if parts.scheme == "https":
         return url
-    if parts.scheme == "http" and _is_loopback(host):
+    if parts.scheme == "http" and is_loopback(host):
         return url
     raise Invalid("jwks_url", "must be https (http only to localhost)")
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def find_key(jwks: dict[str, Any], kid: str, algorithm: str) -> Any | None:

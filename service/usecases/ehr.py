@@ -6,7 +6,6 @@ through the domain, and what the push has already sent. The HTTP side is the wor
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 import uuid
 from typing import Any
@@ -27,6 +26,7 @@ from fhir.inbound.medication import EhrMedication, Skipped
 from service.db import tables as t
 from service.db.repos.ehr import EhrConnection, EhrRepository, Link, LinkedPatient, Skip
 from service.db.uow import UnitOfWork
+from service.net import is_loopback
 
 DEFAULT_SCOPES = ("system/Patient.rs system/Medication.r system/MedicationRequest.rs "
                   "system/MedicationStatement.rs system/CarePlan.crus system/Goal.crus")
@@ -86,18 +86,10 @@ def _url(field: str, value: str) -> None:
         raise Invalid(field, "an absolute https URL")
     if parts.query or parts.fragment:
         raise Invalid(field, "without a query or fragment")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         # Patient data and bearer tokens travel over it: plain http only on this machine.
         raise Invalid(field, "must use https (http only for localhost)")
 
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 async def register(uow: UnitOfWork, actor: Actor, connection: EhrConnection) -> EhrConnection:

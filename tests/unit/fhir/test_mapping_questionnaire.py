@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 import pytest
-from fhir.resources.R4B import get_fhir_model_class
 
 from domain.instruments.questionnaire import REQUIRES_PERMISSION_EXTENSION, read_builtin
 from fhir.mapping.questionnaire import (
@@ -21,6 +20,7 @@ from fhir.mapping.questionnaire import (
     shipped_questionnaire,
 )
 from service.db.repos.questionnaires import ClinicQuestionnaire, LoadedTexts
+from tests.fhir.fhir_shapes import empty_elements, valid
 
 BASE = "https://concord.invalid/fhir/Questionnaire"
 WAI_SR = f"{BASE}/wai-sr"
@@ -56,39 +56,27 @@ def _own(**changes: Any) -> dict[str, Any]:
     }
 
 
-def _valid(resource: dict[str, Any]) -> Any:
-    return get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-
-
-def _empty_elements(value: Any, path: str = "") -> list[str]:
-    if value in ("", [], {}):
-        return [path]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _empty_elements(v, f"{path}.{k}")]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _empty_elements(v, f"{path}[{i}]")]
-    return []
 
 
 class TestShippedQuestionnaire:
     @pytest.mark.parametrize("name", ["peg", "wai-sr", "concord-alliance-pulse"])
     def test_serves_the_shipped_definition_under_its_id(self, name: str) -> None:
         body = shipped_questionnaire(name)
-        resource = _valid(body)
+        resource = valid(body)
         assert resource.id == name and resource.url == f"{BASE}/{name}"
         assert resource.version == "1.0.0" and resource.status == "active"
         assert body["meta"] == {"versionId": "1"}
-        assert _empty_elements(body) == []
+        assert empty_elements(body) == []
 
     def test_wai_sr_has_no_item_text_until_the_clinic_loads_its_own(self) -> None:
         for row in (None, _row(WAI_SR)):  # a row with only a permission recorded
             body = shipped_questionnaire("wai-sr", row)
-            _valid(body)
+            valid(body)
             assert [i for i in body["item"] if "text" in i] == []
 
     def test_wai_sr_carries_the_wording_the_clinic_loaded(self) -> None:
         body = shipped_questionnaire("wai-sr", _row(WAI_SR, texts=WAI_SR_TEXTS, row_version=2))
-        resource = _valid(body)
+        resource = valid(body)
         assert {i.linkId: i.text for i in resource.item} == WAI_SR_TEXTS
         assert body["meta"] == {"versionId": "3"}
         assert "_text" not in body["item"][0]
@@ -97,7 +85,7 @@ class TestShippedQuestionnaire:
     def test_wording_in_another_language_is_marked_as_such(self) -> None:
         texts = {k: f"Redacción de la clínica {k}" for k in WAI_SR_TEXTS}
         body = shipped_questionnaire("wai-sr", _row(WAI_SR, texts=texts, language="es"))
-        resource = _valid(body)
+        resource = valid(body)
         (marker,) = resource.item[0].text__ext.extension
         assert (marker.url, marker.valueCode) == (LANGUAGE_EXTENSION, "es")
 
@@ -129,7 +117,7 @@ class TestShippedQuestionnaire:
 class TestClinicQuestionnaire:
     def test_serves_the_clinics_own_under_an_id_derived_from_its_url(self) -> None:
         body = clinic_questionnaire(_row(OWN, resource=_own(), row_version=4))
-        resource = _valid(body)
+        resource = valid(body)
         assert resource.id == str(uuid.uuid5(uuid.NAMESPACE_URL, OWN)) != "peg"
         assert (resource.url, resource.version, resource.status) == (OWN, "2", "draft")
         assert body["meta"] == {"versionId": "4"}
@@ -142,13 +130,13 @@ class TestClinicQuestionnaire:
         assert [o.extension[0].valueDecimal for o in item.answerOption] == [0, 1]
         assert {e.url: e.valueBoolean for e in resource.extension}[
             REQUIRES_PERMISSION_EXTENSION] is False
-        assert _empty_elements(body) == []
+        assert empty_elements(body) == []
 
     def test_elements_fhir_would_reject_are_not_served(self) -> None:
         stored = _own(status="published", date="last week", language="not a language!",
                       subjectType=["Patient", ""], publisher="  ", unknownElement=1)
         body = clinic_questionnaire(_row(OWN, resource=stored))
-        _valid(body)
+        valid(body)
         assert body["status"] == "active"
         for absent in ("date", "language", "subjectType", "publisher", "unknownElement"):
             assert absent not in body
@@ -190,7 +178,7 @@ class TestQuestionnaires:
         ]
         found = questionnaires(rows)
         for body in found:
-            _valid(body)
+            valid(body)
         assert [q["id"] for q in found] == [
             "peg", "wai-sr", "concord-alliance-pulse", questionnaire_id(OWN)]
         assert found[1]["item"][0]["text"] == WAI_SR_TEXTS["1"]

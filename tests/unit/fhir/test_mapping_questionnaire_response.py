@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from fhir.resources.R4B import get_fhir_model_class
 
 from domain.check_in import ALLIANCE_PULSE, PEG
 from domain.instruments import alliance, peg, pulse
@@ -18,6 +17,7 @@ from fhir.mapping import extensions as ext
 from fhir.mapping.questionnaire_response import questionnaire_response
 from service.db.repos.responses import StoredResponse
 from service.pages.fhir_response import questionnaire_response as submitted
+from tests.fhir.fhir_shapes import empty_elements, valid
 
 AUTHORED = dt.datetime(2026, 11, 21, 15, 4, tzinfo=dt.UTC)
 WAI_SR = "https://concord.invalid/fhir/Questionnaire/wai-sr"
@@ -47,9 +47,6 @@ def _peg() -> StoredResponse:
                    peg.score({k: int(v) for k, v in codes.items()}))
 
 
-def _valid(resource: dict[str, Any]) -> Any:
-    return get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-
 
 def _scores(resource: Any) -> dict[str, Any]:
     (scores,) = [e for e in resource.extension if e.url == ext.QUESTIONNAIRE_SCORES]
@@ -57,21 +54,12 @@ def _scores(resource: Any) -> dict[str, Any]:
             else part.valueInteger for part in scores.extension}
 
 
-def _empty_elements(value: Any, path: str = "") -> list[str]:
-    if value in ("", [], {}):
-        return [path]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _empty_elements(v, f"{path}.{k}")]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _empty_elements(v, f"{path}[{i}]")]
-    return []
-
 
 class TestQuestionnaireResponse:
     def test_peg_answers_the_versioned_canonical_for_the_patient(self) -> None:
         stored = _peg()
         body = questionnaire_response(stored)
-        resource = _valid(body)
+        resource = valid(body)
         assert body["id"] == str(stored.id) and body["meta"]["versionId"] == "1"
         assert resource.questionnaire == f"{PEG}|1.0.0"
         assert resource.status == "completed"
@@ -79,10 +67,10 @@ class TestQuestionnaireResponse:
         assert resource.author.reference == f"Patient/{stored.patient_id}"
         assert body["authored"] == "2026-11-21T15:04:00+00:00"
         assert [r.reference for r in resource.basedOn] == [f"CarePlan/{stored.care_plan_id}"]
-        assert _empty_elements(body) == []
+        assert empty_elements(body) == []
 
     def test_each_answer_is_the_questionnaires_coding_under_its_link_id(self) -> None:
-        resource = _valid(questionnaire_response(_peg()))
+        resource = valid(questionnaire_response(_peg()))
         answers = {i.linkId: i.answer[0].valueCoding for i in resource.item}
         assert {k: c.code for k, c in answers.items()} == {
             "pain": "7", "enjoyment": "8", "activity": "6"}
@@ -92,14 +80,14 @@ class TestQuestionnaireResponse:
             "What number best describes your pain on average in the past week?")
 
     def test_peg_score_rides_as_an_extension_and_no_clinician_is_named(self) -> None:
-        resource = _valid(questionnaire_response(_peg()))
+        resource = valid(questionnaire_response(_peg()))
         assert _scores(resource) == {"pain": 7, "enjoyment": 8, "activity": 6, "total": 7.0}
         assert ext.ALLIANCE_CLINICIAN not in [e.url for e in resource.extension]
 
     def test_alliance_pulse_names_the_clinician_rated(self) -> None:
         codes = {"goal": "4", "task": "5", "bond": "3", "heard": "4"}
         stored = _stored(pulse.load(), codes, pulse.score({k: int(v) for k, v in codes.items()}))
-        resource = _valid(questionnaire_response(stored))
+        resource = valid(questionnaire_response(stored))
         assert resource.questionnaire == f"{ALLIANCE_PULSE}|1.0.0"
         assert _scores(resource)["mean"] == 4.0
         (clinician,) = [e for e in resource.extension if e.url == ext.ALLIANCE_CLINICIAN]
@@ -113,7 +101,7 @@ class TestQuestionnaireResponse:
         codes = {str(n): "4" if n in (4, 6, 8, 11) else "3" for n in range(1, 13)}
         stored = _stored(instrument, codes,
                          alliance.score({k: int(v) for k, v in codes.items()}))
-        resource = _valid(questionnaire_response(stored))
+        resource = valid(questionnaire_response(stored))
         assert resource.questionnaire == f"{WAI_SR}|1.0.0"
         scores = _scores(resource)
         assert (scores["goal"], scores["task"], scores["bond"]) == (4.0, 3.0, 3.0)
@@ -133,10 +121,10 @@ class TestQuestionnaireResponse:
         stored = msgspec.structs.replace(_peg(), care_plan_id=None, clinician_id=None,
                                          scores={}, created_at=None)
         body = questionnaire_response(stored)
-        _valid(body)
+        valid(body)
         assert "basedOn" not in body and "extension" not in body
         assert body["meta"] == {"versionId": "1"}
-        assert _empty_elements(body) == []
+        assert empty_elements(body) == []
 
     def test_blank_or_unknown_parts_of_a_stored_body_are_dropped(self) -> None:
         stored = _peg()
@@ -149,9 +137,9 @@ class TestQuestionnaireResponse:
         ]
         body = questionnaire_response(msgspec.structs.replace(
             stored, resource={"item": items, "questionnaire": "https://elsewhere/Q|9"}))
-        resource = _valid(body)
+        resource = valid(body)
         assert body["item"] == [{"linkId": "pain", "answer": [
             {"valueCoding": {"code": "7", "display": "7"}}]}]
         # A stored canonical naming another questionnaire is not trusted.
         assert resource.questionnaire == PEG
-        assert _empty_elements(body) == []
+        assert empty_elements(body) == []

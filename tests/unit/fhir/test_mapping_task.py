@@ -7,11 +7,11 @@ import uuid
 from typing import Any
 
 import pytest
-from fhir.resources.R4B import get_fhir_model_class
 
 from domain.task import Task
 from domain.vocab import TaskKind, TaskPriority, TaskStatus
 from fhir.mapping.task import task
+from tests.fhir.fhir_shapes import empty_elements, valid
 
 NOW = dt.datetime(2026, 11, 21, 9, 30, tzinfo=dt.UTC)
 
@@ -36,19 +36,6 @@ def _task(**changes: Any) -> Task:
     return Task(**{**values, **changes})
 
 
-def _valid(resource: dict[str, Any]) -> Any:
-    return get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-
-
-def _empty_elements(value: Any, path: str = "") -> list[str]:
-    """Paths of empty strings, arrays and objects: FHIR JSON has none."""
-    if value in ("", [], {}):
-        return [path]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _empty_elements(v, f"{path}.{k}")]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _empty_elements(v, f"{path}[{i}]")]
-    return []
 
 
 class TestTask:
@@ -62,19 +49,19 @@ class TestTask:
         (TaskStatus.REJECTED, "rejected"),
     ])
     def test_status_maps_to_the_r4_task_status(self, domain: TaskStatus, fhir: str) -> None:
-        resource = _valid(task(_task(status=domain)))
+        resource = valid(task(_task(status=domain)))
         assert resource.status == fhir
         assert resource.intent == "order"
 
     def test_every_domain_status_and_priority_is_mapped(self) -> None:
         for status in TaskStatus:
-            assert _valid(task(_task(status=status))).status
+            assert valid(task(_task(status=status))).status
         for priority in TaskPriority:
-            assert _valid(task(_task(priority=priority))).priority == priority.value
+            assert valid(task(_task(priority=priority))).priority == priority.value
 
     def test_references_point_at_the_patient_goal_plan_and_staff(self) -> None:
         item = _task()
-        resource = _valid(task(item))
+        resource = valid(task(item))
         assert resource.for_fhir.reference == f"Patient/{item.patient_id}"
         assert resource.focus.reference == f"Goal/{item.goal_id}"
         assert [r.reference for r in resource.basedOn] == [f"CarePlan/{item.care_plan_id}"]
@@ -83,13 +70,13 @@ class TestTask:
 
     def test_a_task_about_a_plan_without_a_goal_focuses_on_the_plan(self) -> None:
         item = _task(goal_id=None)
-        resource = _valid(task(item))
+        resource = valid(task(item))
         assert resource.focus.reference == f"CarePlan/{item.care_plan_id}"
 
     def test_kind_title_due_date_and_times(self) -> None:
         item = _task(kind=TaskKind.ALLIANCE_DROP)
         body = task(item)
-        resource = _valid(body)
+        resource = valid(body)
         (coding,) = resource.code.coding
         assert coding.system == "https://concord.invalid/fhir/CodeSystem/task-kind"
         assert coding.code == "alliance-drop" and coding.display
@@ -103,14 +90,14 @@ class TestTask:
 
     def test_status_reason_travels_as_text(self) -> None:
         body = task(_task(status=TaskStatus.CANCELLED, status_reason="patient moved away"))
-        assert _valid(body).statusReason.text == "patient moved away"
+        assert valid(body).statusReason.text == "patient moved away"
 
-    def test_a_task_with_nothing_optional_has_no_empty_elements(self) -> None:
+    def test_a_task_with_nothing_optional_has_noempty_elements(self) -> None:
         item = Task(id=uuid.uuid4(), clinic_id=uuid.uuid4(), title="Call the pharmacy",
                     status_reason="")
         body = task(item)
-        _valid(body)
-        assert _empty_elements(body) == []
+        valid(body)
+        assert empty_elements(body) == []
         for absent in ("for", "focus", "basedOn", "owner", "requester", "restriction",
                        "note", "statusReason", "authoredOn", "lastModified"):
             assert absent not in body
