@@ -175,3 +175,15 @@ async def test_the_capability_statement_lists_the_topics(client: Any, settings: 
             if e["url"] == topics.TOPIC_CANONICAL] == [
         f"{base}/SubscriptionTopic/{name}" for name in topics.TOPICS]
     assert topics.BACKPORT_SUBSCRIPTION in entry["supportedProfile"]
+
+
+async def test_a_clinician_does_not_read_subscriptions_and_their_headers(
+    client: Any, world: ClinicWorld
+) -> None:
+    """A subscription's channel headers may hold the receiver's credentials."""
+    for who in ("physician", "psychologist"):
+        listed = await client.get("/fhir/Subscription", headers=world.auth(who))
+        assert listed.status_code == 403, listed.text
+        assert listed.json()["resourceType"] == "OperationOutcome"
+    assert (await client.get("/fhir/Subscription",
+                             headers=world.auth("coordinator"))).status_code == 200
