@@ -124,6 +124,21 @@ def migrate(url: str) -> None:
     config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
     config.attributes["database_url"] = url
     command.upgrade(config, "head")
+    asyncio.run(_backfill_fhir_store(url))
+
+
+async def _backfill_fhir_store(url: str) -> None:
+    """Clinics whose data predates the FHIR store get it projected (once)."""
+    from fhir.store.backfill import backfill
+    from service.db.engine import make_engine
+
+    engine = make_engine(url, null_pool=True)
+    try:
+        count = await backfill(engine)
+    finally:
+        await engine.dispose()
+    if count:
+        print(f"{count} clinic(s) projected into the FHIR store", file=sys.stderr)
 
 
 def run_token(args: argparse.Namespace) -> int:
