@@ -12,7 +12,8 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 
 from domain.actor import Actor
-from fhir.api.routes import FHIR_JSON, _outcome
+from fhir.api.http import FHIR_JSON
+from fhir.api.http import outcome as _outcome
 from fhir.api.scopes import require
 from fhir.api.searchset import ERRORS, links, strict
 from fhir.mapping.audit import audit_event

@@ -23,7 +23,8 @@ from domain.actor import Actor
 from domain.errors import Forbidden
 from fhir.api import routes
 from fhir.api.audit_events import HANDLERS as AUDIT_EVENT_HANDLERS
-from fhir.api.routes import FHIR_JSON, _outcome
+from fhir.api.http import FHIR_JSON
+from fhir.api.http import outcome as _outcome
 from fhir.api.scopes import require
 from fhir.api.searchset import ERRORS, http_date, links, searchset, strict
 from fhir.api.searchset import history as history_bundle

@@ -14,30 +14,12 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 
 from domain.actor import Actor
 from domain.errors import DomainError, Forbidden, NotFound, StaleVersion
-from domain.message import MessageStatus
 from fhir.api.capability import capability_statement
-from fhir.mapping import care_plan as mapping
-from fhir.mapping import communication as communication_mapping
-from fhir.mapping import medication as medication_mapping
+from fhir.api.http import FHIR_JSON
+from fhir.api.http import outcome as _outcome
 from fhir.mapping import opioids as opioid_mapping
-from fhir.mapping import people
 from service.db.uow import UnitOfWork
-from service.usecases import care_plans, medications, opioids, patients
-
-FHIR_JSON = "application/fhir+json"
-
-
-def _outcome(
-    status: int, code: str, diagnostics: str, expression: str | None = None
-) -> Response[dict[str, Any]]:
-    issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": diagnostics}
-    if expression:
-        issue["expression"] = [expression]
-    return Response(
-        {"resourceType": "OperationOutcome", "issue": [issue]},
-        status_code=status,
-        media_type=FHIR_JSON,
-    )
+from service.usecases import opioids
 
 
 def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
@@ -75,61 +57,6 @@ def validated(resource: dict[str, Any]) -> dict[str, Any]:
 
     get_fhir_model_class(resource["resourceType"]).model_validate(resource)
     return resource
-
-
-def _resource(body: dict[str, Any]) -> Response[dict[str, Any]]:
-    return Response(
-        body, media_type=FHIR_JSON, headers={"ETag": f'W/"{body["meta"]["versionId"]}"'}
-    )
-
-
-@get("/CarePlan/{plan_id:uuid}", media_type=FHIR_JSON)
-async def read_care_plan(
-    plan_id: uuid.UUID, uow: UnitOfWork, actor: Actor
-) -> Response[dict[str, Any]]:
-    plan = await care_plans.get(uow, actor, plan_id)
-    return _resource(mapping.care_plan(plan))
-
-
-@get("/Patient/{patient_id:uuid}", media_type=FHIR_JSON)
-async def read_patient(
-    patient_id: uuid.UUID, uow: UnitOfWork, actor: Actor
-) -> Response[dict[str, Any]]:
-    return _resource(people.patient(await patients.get(uow, actor, patient_id)))
-
-
-@get("/Practitioner/{staff_id:uuid}", media_type=FHIR_JSON)
-async def read_practitioner(
-    staff_id: uuid.UUID, uow: UnitOfWork, actor: Actor
-) -> Response[dict[str, Any]]:
-    return _resource(people.practitioner(await uow.staff.get(actor.clinic_id, staff_id)))
-
-
-@get("/CareTeam/{plan_id:uuid}", media_type=FHIR_JSON)
-async def read_care_team(
-    plan_id: uuid.UUID, uow: UnitOfWork, actor: Actor
-) -> Response[dict[str, Any]]:
-    return _resource(people.care_team(await care_plans.get(uow, actor, plan_id)))
-
-
-@get("/Goal/{goal_id:uuid}", media_type=FHIR_JSON)
-async def read_goal(goal_id: uuid.UUID, uow: UnitOfWork, actor: Actor) -> Response[dict[str, Any]]:
-    plan_id = await uow.care_plans.plan_of_goal(actor.clinic_id, goal_id)
-    if plan_id is None:
-        raise NotFound("Goal")
-    plan, goal = await care_plans.get_goal(uow, actor, plan_id, goal_id)
-    return _resource(mapping.goal(goal, plan))
-
-
-@get("/MedicationStatement/{statement_id:uuid}", media_type=FHIR_JSON)
-async def read_medication_statement(
-    statement_id: uuid.UUID, uow: UnitOfWork, actor: Actor
-) -> Response[dict[str, Any]]:
-    plan_id = await uow.care_plans.plan_of_medication(actor.clinic_id, statement_id)
-    if plan_id is None:
-        raise NotFound("MedicationStatement")
-    statement = await medications.get(uow, actor, plan_id, statement_id)
-    return _resource(medication_mapping.medication_statement(statement))
 
 
 def _computed(body: dict[str, Any]) -> Response[dict[str, Any]]:
@@ -217,53 +144,6 @@ async def search_detected_issues(
             }
             for issue in issues
         ]
-    return _computed(bundle)
-
-
-@get("/Communication/{communication_id:uuid}", media_type=FHIR_JSON)
-async def read_communication(
-    communication_id: uuid.UUID, uow: UnitOfWork, actor: Actor
-) -> Response[dict[str, Any]]:
-    message = await uow.messages.get(actor.clinic_id, communication_id)
-    await patients.get(uow, actor, message.patient_id)  # who may see the patient
-    uow.audit(actor, "read", "Communication", message.id, message.patient_id)
-    return _resource(communication_mapping.communication(message))
-
-
-@get("/Communication", media_type=FHIR_JSON)
-async def search_communications(
-    state: State, uow: UnitOfWork, actor: Actor, now: dt.datetime,
-    subject: str | None = None, patient: str | None = None,
-) -> Response[dict[str, Any]]:
-    """Search by `subject=Patient/{id}` (or `patient=`): the patient's sent messages."""
-    value = (subject or patient or "").strip().removeprefix("Patient/")
-    try:
-        patient_id = uuid.UUID(value)
-    except ValueError:
-        return _outcome(400, "required", "search Communication by subject=Patient/{id}",
-                        "subject")
-    base = f"{state.settings.public_base_url}/fhir"
-    found: list[dict[str, Any]] = []
-    try:
-        await patients.get(uow, actor, patient_id)
-    except NotFound:
-        pass
-    else:
-        page = await uow.messages.find(actor.clinic_id, limit=100, cursor=None,
-                                       status=MessageStatus.SENT, patient_id=patient_id)
-        for summary in page.items:
-            message = await uow.messages.get(actor.clinic_id, summary.id)
-            found.append(communication_mapping.communication(message))
-            uow.audit(actor, "search", "Communication", message.id, patient_id)
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle", "type": "searchset", "timestamp": now.isoformat(),
-        "total": len(found),
-        "link": [{"relation": "self", "url": f"{base}/Communication?"
-                  + urlencode({"subject": f"Patient/{patient_id}"})}],
-    }
-    if found:
-        bundle["entry"] = [{"fullUrl": f"{base}/Communication/{c['id']}", "resource": c,
-                            "search": {"mode": "match"}} for c in found]
     return _computed(bundle)
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response
 
-from fhir.api.routes import _outcome
+from fhir.api.http import outcome as _outcome
 from fhir.search.query import CURSOR, SearchError
 from fhir.store.repository import Stored, Version
 
