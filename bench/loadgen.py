@@ -4,7 +4,8 @@ Reads one JSON config from stdin (so the bearer token never shows in `ps`), driv
 closed loop of `concurrency` workers over random plan ids, and prints one JSON result
 line on stdout. Two modes:
 
-- `http`: GET /api/v1/care-plans/{id} through httpx, one keep-alive connection per worker.
+- `http`: GET /api/v1/care-plans/{id} through httpx, one keep-alive connection per worker;
+  or, when `paths` is given, GET one of those paths at random.
 - `sql`:  the same SQL the endpoint issues (auth query, the 5 plan queries, the audit
   insert, in one transaction), straight through asyncpg, one connection per worker. The
   statements arrive already compiled by the orchestrator from the app's own SQLAlchemy
@@ -57,6 +58,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     token: str = ""
     dsn: str = ""
     sql: SqlPlan | None = None
+    # http: the paths to GET, one drawn at random per request; when empty,
+    # /api/v1/care-plans/{id} for each of plan_ids.
+    paths: list[str] = []
 
 
 class Recorder:
@@ -103,7 +107,7 @@ class Recorder:
 async def run_http(config: Config) -> dict[str, Any]:
     import httpx
 
-    ids = config.plan_ids
+    paths = config.paths or [f"/api/v1/care-plans/{i}" for i in config.plan_ids]
     limits = httpx.Limits(max_connections=config.concurrency,
                           max_keepalive_connections=config.concurrency)
     async with httpx.AsyncClient(base_url=config.base_url, limits=limits, trust_env=False,
@@ -114,11 +118,11 @@ async def run_http(config: Config) -> dict[str, Any]:
         async def worker(index: int) -> None:
             rng = random.Random(config.seed * 1000 + index)
             while recorder.may_start():
-                plan_id = rng.choice(ids)
+                path = rng.choice(paths)
                 t0 = time.perf_counter_ns()
                 error = detail = None
                 try:
-                    response = await client.get(f"/api/v1/care-plans/{plan_id}")
+                    response = await client.get(path)
                     if response.status_code != 200:
                         error, detail = f"HTTP {response.status_code}", response.text[:300]
                 except httpx.HTTPError as exc:
@@ -181,7 +185,7 @@ async def run_sql(config: Config) -> dict[str, Any]:
 
 def main() -> int:
     config = msgspec.json.decode(sys.stdin.buffer.read(), type=Config)
-    if not config.plan_ids:
+    if not config.plan_ids and not config.paths:
         raise SystemExit("no plan ids")
     cpu0, wall0 = time.process_time(), time.perf_counter()
     try:
