@@ -576,13 +576,19 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return guarded(run, parse_args(argv))
+
+
+def guarded(body: Callable[[argparse.Namespace, contextlib.ExitStack], None],
+            args: argparse.Namespace) -> int:
+    """Run a bench's `body`, stopping whatever it started (registered on the exit stack)
+    however it ends: done, failed, or interrupted."""
     # Also when started from a shell that ignores SIGINT in background jobs.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     cleanup = contextlib.ExitStack()
     try:
-        run(args, cleanup)
+        body(args, cleanup)
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted: stopping the API, Redis and PostgreSQL", file=sys.stderr)

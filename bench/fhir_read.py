@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import uuid
@@ -46,11 +45,11 @@ from bench.care_plan_read import (
     Prepared,
     ProcessWatch,
     _has,
-    _interrupt,
     _mb,
     _ratio,
     _tail,
     free_port,
+    guarded,
     prepare,
     prune_stale_handles,
     run_loadgen,
@@ -313,24 +312,7 @@ def report(args: argparse.Namespace, prepared: Prepared, clinic: Clinic,
 # -- main ---------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    cleanup = contextlib.ExitStack()
-    try:
-        run(args, cleanup)
-        return 0
-    except KeyboardInterrupt:
-        print("\ninterrupted: stopping the API, Redis and PostgreSQL", file=sys.stderr)
-        return 130
-    except RuntimeError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        # A second Ctrl-C must not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        cleanup.close()
+    return guarded(run, parse_args(argv))
 
 
 def run(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> None:
