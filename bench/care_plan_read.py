@@ -39,12 +39,15 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import psutil  # installed with pgserver
 
 from bench.loadgen import Config, SqlPlan, Statement
+
+if TYPE_CHECKING:
+    from service.embedded import EmbeddedRedis
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_SLUG = "bench"
@@ -55,10 +58,21 @@ ENDPOINT = "GET /api/v1/care-plans/{id}"
 # -- arguments -------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.care_plan_read",
-                                     description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--patients", type=int, default=10_000,
-                        help="patients (each with one full plan) to seed and read (default 10000)")
+    parser = bench_parser("python -m bench.care_plan_read", __doc__, patients=10_000,
+                          home=REPO_ROOT / ".concord" / "bench")
+    parser.add_argument("--show-sql", action="store_true",
+                        help="print the baseline's statements before running")
+    return checked_args(parser, argv)
+
+
+def bench_parser(prog: str, doc: str | None, *, patients: int,
+                 home: Path) -> argparse.ArgumentParser:
+    """The options every bench here takes: what to seed, how hard and how long to drive
+    the API, and where its databases live."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0] if doc else None)
+    parser.add_argument("--patients", type=int, default=patients,
+                        help="patients (each with one full plan) to seed and read "
+                             f"(default {patients})")
     parser.add_argument("--concurrency", type=int, default=10,
                         help="concurrent connections, for the API and the baseline (default 10,"
                              " the API's default pool size)")
@@ -68,7 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="unmeasured seconds before each run (default 3)")
     parser.add_argument("--max-requests", type=int, default=1_000_000,
                         help="hard cap on requests per run, warm-up included")
-    parser.add_argument("--home", type=Path, default=REPO_ROOT / ".concord" / "bench",
+    parser.add_argument("--home", type=Path, default=home,
                         help="folder of the bench's embedded PostgreSQL and Redis")
     parser.add_argument("--batch", type=int, default=100,
                         help="patients per seeding transaction (default 100)")
@@ -82,9 +96,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="before each measured run, wait up to this long for the rest of "
                              "the machine to go quiet (under 25%% of one core); default 0")
     parser.add_argument("--reset", action="store_true", help="drop the bench database first")
-    parser.add_argument("--show-sql", action="store_true",
-                        help="print the baseline's statements before running")
     parser.add_argument("--json-out", type=Path, help="also write the JSON result to this file")
+    return parser
+
+
+def checked_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The parsed options, each within the range the bench can honour."""
     args = parser.parse_args(argv)
     checks = [
         (1 <= args.patients <= 1_000_000, "--patients must be within 1..1000000"),
@@ -97,8 +114,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         (1 <= args.seed_jobs <= 16, "--seed-jobs must be within 1..16"),
         (0 <= args.port <= 65535, "--port must be a TCP port"),
         (0 <= args.quiet_wait <= 3600, "--quiet-wait must be within [0, 3600] seconds"),
+        (all("=" in e for e in args.api_env), "--api-env takes NAME=VALUE"),
     ]
-    checks.append((all("=" in e for e in args.api_env), "--api-env takes NAME=VALUE"))
     for ok, message in checks:
         if not ok:
             parser.error(message)
@@ -603,7 +620,15 @@ def guarded(body: Callable[[argparse.Namespace, contextlib.ExitStack], None],
         cleanup.close()
 
 
-def run(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> None:
+class Databases(msgspec.Struct, kw_only=True):
+    url: str
+    pg: Any  # pgserver's PostgresServer
+    redis: EmbeddedRedis
+
+
+def start_databases(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> Databases:
+    """The bench's embedded PostgreSQL under `--home` (dropped first with `--reset`),
+    migrated, and its Redis (started later, for the API only); both stopped by `cleanup`."""
     import logging
 
     from service.cli import migrate
@@ -618,21 +643,28 @@ def run(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> None:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     home: Path = args.home
     home.mkdir(parents=True, exist_ok=True)
-    state_file = home / "seed.json"
-
     print(f"embedded PostgreSQL under {home / 'pg'} ...", flush=True)
     prune_stale_handles(home / "pg")
     if args.reset and (home / "pg").exists():
         admin, _ = start_postgres(home, "postgres")
         cleanup.callback(stop_postgres, admin)
         drop_database(admin, DATABASE)
-        state_file.unlink(missing_ok=True)
     pg, url = start_postgres(home)
     cleanup.callback(stop_postgres, pg)
-    redis = EmbeddedRedis(home)  # started later, for the API only
+    redis = EmbeddedRedis(home)
     cleanup.callback(redis.stop)
-    dsn = asyncpg_dsn(url)
     migrate(url)
+    return Databases(url=url, pg=pg, redis=redis)
+
+
+def run(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> None:
+    state_file = args.home / "seed.json"
+    if args.reset:
+        state_file.unlink(missing_ok=True)
+    home: Path = args.home
+    databases = start_databases(args, cleanup)
+    url, pg, redis = databases.url, databases.pg, databases.redis
+    dsn = asyncpg_dsn(url)
     previous_seed = json.loads(state_file.read_text()) if state_file.exists() else None
     prepared = asyncio.run(prepare(url, args.patients, args.batch, args.seed_jobs))
     if prepared.seed_seconds is not None:

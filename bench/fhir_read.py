@@ -39,7 +39,6 @@ from typing import Any
 import msgspec
 
 from bench.care_plan_read import (
-    MAX_CONCURRENCY,
     REPO_ROOT,
     CpuAccount,
     Prepared,
@@ -48,12 +47,14 @@ from bench.care_plan_read import (
     _mb,
     _ratio,
     _tail,
+    bench_parser,
+    checked_args,
     free_port,
     guarded,
     prepare,
-    prune_stale_handles,
     run_loadgen,
     spawn,
+    start_databases,
     stop_process,
     wait_for_quiet,
     wait_ready,
@@ -80,55 +81,13 @@ ENDPOINTS = (
 # -- arguments -------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.fhir_read",
-                                     description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--patients", type=int, default=1000,
-                        help="patients (each with one full plan) to seed and read (default 1000)")
+    parser = bench_parser("python -m bench.fhir_read", __doc__, patients=1000,
+                          home=REPO_ROOT / ".concord" / "bench-fhir")
     parser.add_argument("--only", action="append", default=[],
                         choices=[e.key for e in ENDPOINTS],
                         help="measure only these FHIR endpoints besides the baseline "
                              "(repeatable; default all three)")
-    parser.add_argument("--concurrency", type=int, default=10,
-                        help="concurrent connections (default 10, the API's default pool size)")
-    parser.add_argument("--duration", type=float, default=15.0,
-                        help="measured seconds per endpoint (default 15)")
-    parser.add_argument("--warmup", type=float, default=3.0,
-                        help="unmeasured seconds before each endpoint's run (default 3)")
-    parser.add_argument("--max-requests", type=int, default=1_000_000,
-                        help="hard cap on requests per endpoint, warm-up included")
-    parser.add_argument("--home", type=Path, default=REPO_ROOT / ".concord" / "bench-fhir",
-                        help="folder of the bench's embedded PostgreSQL and Redis")
-    parser.add_argument("--batch", type=int, default=100,
-                        help="patients per seeding transaction (default 100)")
-    parser.add_argument("--seed-jobs", type=int, default=2,
-                        help="concurrent seeding transactions (default 2)")
-    parser.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
-    parser.add_argument("--api-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for the API process (repeatable)")
-    parser.add_argument("--quiet-wait", type=float, default=0.0, metavar="SECONDS",
-                        help="before each measured run, wait up to this long for the rest of "
-                             "the machine to go quiet (under 25%% of one core); default 0")
-    parser.add_argument("--reset", action="store_true", help="drop the bench database first")
-    parser.add_argument("--json-out", type=Path, help="also write the JSON result to this file")
-    args = parser.parse_args(argv)
-    checks = [
-        (1 <= args.patients <= 1_000_000, "--patients must be within 1..1000000"),
-        (1 <= args.concurrency <= MAX_CONCURRENCY,
-         f"--concurrency must be within 1..{MAX_CONCURRENCY}"),
-        (0 < args.duration <= 600, "--duration must be within (0, 600] seconds"),
-        (0 <= args.warmup <= 120, "--warmup must be within [0, 120] seconds"),
-        (1 <= args.max_requests <= 100_000_000, "--max-requests must be positive"),
-        (1 <= args.batch <= 1000, "--batch must be within 1..1000"),
-        (1 <= args.seed_jobs <= 16, "--seed-jobs must be within 1..16"),
-        (0 <= args.port <= 65535, "--port must be a TCP port"),
-        (0 <= args.quiet_wait <= 3600, "--quiet-wait must be within [0, 3600] seconds"),
-        (all("=" in e for e in args.api_env), "--api-env takes NAME=VALUE"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            parser.error(message)
-    args.home = args.home.resolve()
-    return args
+    return checked_args(parser, argv)
 
 
 # -- database: the plans' patients, the store, the audit trail ---------------------------
@@ -316,31 +275,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> None:
-    import logging
-
-    from service.cli import migrate
-    from service.embedded import (
-        DATABASE,
-        EmbeddedRedis,
-        drop_database,
-        start_postgres,
-        stop_postgres,
-    )
-
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
     home: Path = args.home
-    home.mkdir(parents=True, exist_ok=True)
-    print(f"embedded PostgreSQL under {home / 'pg'} ...", flush=True)
-    prune_stale_handles(home / "pg")
-    if args.reset and (home / "pg").exists():
-        admin, _ = start_postgres(home, "postgres")
-        cleanup.callback(stop_postgres, admin)
-        drop_database(admin, DATABASE)
-    pg, url = start_postgres(home)
-    cleanup.callback(stop_postgres, pg)
-    redis = EmbeddedRedis(home)
-    cleanup.callback(redis.stop)
-    migrate(url)
+    databases = start_databases(args, cleanup)
+    url, pg, redis = databases.url, databases.pg, databases.redis
     prepared = asyncio.run(prepare(url, args.patients, args.batch, args.seed_jobs))
     if prepared.seed_seconds is not None:
         print(f"seeded {prepared.seeded_now} patients in {prepared.seed_seconds:.1f} s "
