@@ -3,11 +3,10 @@ the interaction as its subtype, who did it from where, and what and whose data."
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
-import msgspec
+from service.db.queries import AuditEvent
 
 EVENT_TYPES = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 INTERACTIONS = "http://hl7.org/fhir/restful-interaction"
@@ -39,17 +38,8 @@ FHIR_TYPES = frozenset({
 })
 
 
-class AuditRow(msgspec.Struct, kw_only=True, frozen=True):
-    id: int
-    occurred_at: dt.datetime
-    actor_type: str
-    actor_id: uuid.UUID | None
-    action: str
-    resource_type: str
-    resource_id: uuid.UUID | None
-    patient_id: uuid.UUID | None
-    client_address: str | None
-    request_id: str | None
+# One row of the audit trail, as the internal API lists it.
+AuditRow = AuditEvent
 
 
 def actions_of(subtype: str | None = None, action: str | None = None) -> list[str]:

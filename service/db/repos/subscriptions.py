@@ -14,6 +14,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from fhir.store.repository import Version
 from service.db import tables as t
 from service.db.queries import Page, decode_cursor, encode_cursor
 from service.db.repos.base import Repository, from_row
@@ -52,16 +53,8 @@ class SubscriptionRow(msgspec.Struct, kw_only=True):
     updated_at: dt.datetime
 
 
-class Change(msgspec.Struct, kw_only=True):
-    """One row of the change feed (fhir_versions)."""
-
-    seq: int
-    resource_type: str
-    id: str
-    version_id: int
-    last_updated: dt.datetime
-    method: str
-    resource: dict[str, Any] | None
+# One row of the change feed (fhir_versions), as the store reads it for vread.
+Change = Version
 
 
 class Pending(msgspec.Struct, kw_only=True):
@@ -109,7 +102,7 @@ class EventView(msgspec.Struct, kw_only=True):
 
 
 _CHANGE_COLUMNS = (v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method,
-                   v.resource)
+                   v.patient_id, v.resource)
 
 
 class SubscriptionRepository(Repository):
