@@ -85,26 +85,22 @@ class CarePlanRepository(Repository):
             t.care_team_members.c.care_plan_id == plan_id,
             t.care_team_members.c.staff_id == staff_id))))
 
+    async def _plan_of(self, table: sa.Table, clinic_id: uuid.UUID,
+                       part_id: uuid.UUID) -> uuid.UUID | None:
+        """The plan a goal, activity or medication belongs to; None if not this clinic's."""
+        return await self.conn.scalar(sa.select(table.c.care_plan_id).where(
+            table.c.id == part_id, table.c.clinic_id == clinic_id))
+
     async def plan_of_goal(self, clinic_id: uuid.UUID, goal_id: uuid.UUID) -> uuid.UUID | None:
-        return await self.conn.scalar(
-            sa.select(t.goals.c.care_plan_id).where(
-                t.goals.c.id == goal_id, t.goals.c.clinic_id == clinic_id
-            )
-        )
+        return await self._plan_of(t.goals, clinic_id, goal_id)
 
     async def plan_of_medication(self, clinic_id: uuid.UUID,
                                  statement_id: uuid.UUID) -> uuid.UUID | None:
-        return await self.conn.scalar(
-            sa.select(t.medication_statements.c.care_plan_id).where(
-                t.medication_statements.c.id == statement_id,
-                t.medication_statements.c.clinic_id == clinic_id))
+        return await self._plan_of(t.medication_statements, clinic_id, statement_id)
 
     async def plan_of_activity(self, clinic_id: uuid.UUID,
                                activity_id: uuid.UUID) -> uuid.UUID | None:
-        return await self.conn.scalar(
-            sa.select(t.activities.c.care_plan_id).where(
-                t.activities.c.id == activity_id,
-                t.activities.c.clinic_id == clinic_id))
+        return await self._plan_of(t.activities, clinic_id, activity_id)
 
     async def open_plans_of(self, clinic_id: uuid.UUID,
                             patient_id: uuid.UUID) -> list[uuid.UUID]:
