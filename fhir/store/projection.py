@@ -13,11 +13,12 @@ does not model included, is served as written (ADR 0006)."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
-from domain.message import MessageStatus
+from domain.message import Message, MessageStatus
 from fhir.mapping import care_plan as plan_mapping
 from fhir.mapping import communication, medication, people
 from fhir.mapping import questionnaire as questionnaire_mapping
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from domain.care_plan import CarePlan
     from service.db.uow import UnitOfWork
 
+T = TypeVar("T")
 _SERVED_BY_CONCORD = ("resourceType", "id")
 # Of a client's resource Concord takes in, the elements Concord keeps current from then on.
 _KEPT_UP_TO_DATE = {"CareTeam": ("participant",)}
@@ -145,6 +147,30 @@ async def _with_clients_participants(
     return {**team, "participant": kept}
 
 
+Projected = tuple[dict[str, Any] | None, uuid.UUID | None]
+
+
+async def _each(
+    uow: UnitOfWork, ids: set[uuid.UUID], table: sa.Table,
+    load: Callable[[uuid.UUID, uuid.UUID], Awaitable[T]], to_fhir: Callable[[T], Projected],
+    now: Any,
+) -> None:
+    """Project each row of `table` named in `ids`: its FHIR resource (None: not served)
+    and the patient it is about."""
+    for row_id in sorted(ids):
+        clinic_id = await _clinic_of(uow, table, row_id)
+        resource, patient_id = to_fhir(await load(clinic_id, row_id))
+        if resource is not None:
+            await store_projection(uow, clinic_id, resource, patient_id, now)
+
+
+def _sent_message(message: Message) -> Projected:
+    """A message is a Communication once it has been sent."""
+    if message.status is not MessageStatus.SENT:
+        return None, None
+    return communication.communication(message), message.patient_id
+
+
 async def _clinic_of(uow: UnitOfWork, table: sa.Table, row_id: uuid.UUID) -> uuid.UUID:
     clinic_id: uuid.UUID = (await uow.conn.execute(
         sa.select(table.c.clinic_id).where(table.c.id == row_id))).scalar_one()
@@ -166,14 +192,10 @@ async def project(uow: UnitOfWork) -> None:
         for resource in questionnaire_mapping.questionnaires(rows):
             await store_projection(uow, clinic_id, resource, None, now)
     # Patients and staff first: a plan's resources reference them.
-    for patient_id in sorted(patients):
-        clinic_id = await _clinic_of(uow, t.patients, patient_id)
-        patient = await uow.patients.get(clinic_id, patient_id)
-        await store_projection(uow, clinic_id, people.patient(patient), patient.id, now)
-    for staff_id in sorted(staff):
-        clinic_id = await _clinic_of(uow, t.staff, staff_id)
-        member = await uow.staff.get(clinic_id, staff_id)
-        await store_projection(uow, clinic_id, people.practitioner(member), None, now)
+    await _each(uow, patients, t.patients, uow.patients.get,
+                lambda p: (people.patient(p), p.id), now)
+    await _each(uow, staff, t.staff, uow.staff.get,
+                lambda m: (people.practitioner(m), None), now)
     for plan_id in sorted(plans):
         clinic_id = await _clinic_of(uow, t.care_plans, plan_id)
         plan = await uow.care_plans.get(clinic_id, plan_id)
@@ -182,16 +204,9 @@ async def project(uow: UnitOfWork) -> None:
             if team_id is not None and resource["resourceType"] == "CareTeam":
                 resource = await _with_clients_participants(uow, clinic_id, resource)
             await store_projection(uow, clinic_id, resource, plan.patient_id, now)
-    for task_id in sorted(tasks):
-        clinic_id = await _clinic_of(uow, t.tasks, task_id)
-        item = await uow.tasks.get(clinic_id, task_id)
-        await store_projection(uow, clinic_id, task_mapping.task(item), item.patient_id, now)
-    for message_id in sorted(messages):
-        clinic_id = await _clinic_of(uow, t.messages, message_id)
-        message = await uow.messages.get(clinic_id, message_id)
-        if message.status is MessageStatus.SENT:
-            await store_projection(uow, clinic_id, communication.communication(message),
-                                   message.patient_id, now)
+    await _each(uow, tasks, t.tasks, uow.tasks.get,
+                lambda task: (task_mapping.task(task), task.patient_id), now)
+    await _each(uow, messages, t.messages, uow.messages.get, _sent_message, now)
     for response in responses.values():
         await store_projection(uow, response.clinic_id,
                                questionnaire_response(response), response.patient_id, now)

@@ -33,6 +33,23 @@ def _path(resource_type: str, location: tuple[int | str, ...]) -> str:
     return path
 
 
+def _nul_at(value: Any, path: str) -> str | None:
+    """The path of a string holding a NUL character: PostgreSQL's JSON cannot keep one."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_at(key, path) or _nul_at(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_at(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def validate(resource_type: str, body: Any) -> dict[str, Any]:
     """The body as a valid `resource_type`, else BadResource naming the first problem."""
     if not isinstance(body, dict):
@@ -45,6 +62,9 @@ def validate(resource_type: str, body: Any) -> dict[str, Any]:
     except KeyError:
         raise BadResource(f"{resource_type} is not a FHIR resource type", "resourceType") \
             from None
+    nul = _nul_at(body, resource_type)
+    if nul is not None:
+        raise BadResource("a string must not contain the NUL character", nul)
     try:
         model.model_validate(body)
     except pydantic.ValidationError as exc:

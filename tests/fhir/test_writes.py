@@ -199,3 +199,11 @@ async def test_a_clinician_writes_only_about_patients_whose_team_they_are_on(
     assert outsider.status_code == 404, outsider.text
     member = await client.post("/fhir/Task", json=task, headers=headers(world, "physician"))
     assert member.status_code == 201, member.text
+
+
+async def test_a_nul_character_is_refused_by_its_path(client: Any, world: ClinicWorld) -> None:
+    """PostgreSQL's JSON cannot hold U+0000: refused up front, named, not a database error."""
+    bad = {**PATIENT, "text": {"status": "generated\x00", "div": "<div>x</div>"}}
+    response = await client.post("/fhir/Patient", json=bad, headers=headers(world))
+    assert response.status_code == 400, response.text
+    assert response.json()["issue"][0]["expression"] == ["Patient.text.status"]
