@@ -152,6 +152,23 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
             proc.wait(timeout=5)
 
 
+def tracker(cleanup: contextlib.ExitStack) -> Callable[[subprocess.Popen[bytes] | None], None]:
+    """A function that registers a child process, stopped (newest first) with `cleanup`."""
+    children: list[subprocess.Popen[bytes]] = []
+
+    def stop_children() -> None:
+        for proc in reversed(children):
+            stop_process(proc, timeout=20)
+
+    cleanup.callback(stop_children)
+
+    def track(proc: subprocess.Popen[bytes] | None) -> None:
+        if proc is not None:
+            children.append(proc)
+
+    return track
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -684,17 +701,7 @@ def run(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> None:
         for statement in (prepared.sql.auth, *prepared.sql.plan, prepared.sql.audit):
             print(f"-- params {statement.params}\n{statement.sql};\n")
 
-    children: list[subprocess.Popen[bytes]] = []
-
-    def track(proc: subprocess.Popen[bytes] | None) -> None:
-        if proc is not None:
-            children.append(proc)
-
-    def stop_children() -> None:
-        for proc in reversed(children):
-            stop_process(proc, timeout=20)
-
-    cleanup.callback(stop_children)
+    track = tracker(cleanup)
     common = {"concurrency": args.concurrency, "warmup_s": args.warmup,
               "duration_s": args.duration, "max_requests": args.max_requests,
               "plan_ids": prepared.plan_ids}
@@ -725,7 +732,7 @@ def run(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> None:
     with open(log_path, "wb") as log:
         api_proc = spawn([sys.executable, "-m", "service", "serve", "--host", "127.0.0.1",
                           "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    children.append(api_proc)
+    track(api_proc)
     wait_ready(base, api_proc, log_path)
     body_bytes = smoke_check(base, prepared.token, prepared.plan_ids[0])
     watch = ProcessWatch(api_proc.pid)

@@ -55,7 +55,7 @@ from bench.care_plan_read import (
     run_loadgen,
     spawn,
     start_databases,
-    stop_process,
+    tracker,
     wait_for_quiet,
     wait_ready,
 )
@@ -287,17 +287,7 @@ def run(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> None:
                            f"{args.patients} patients")
     clinic = asyncio.run(inspect_clinic(url, prepared.clinic_id, prepared.plan_ids))
 
-    children: list[subprocess.Popen[bytes]] = []
-
-    def track(proc: subprocess.Popen[bytes] | None) -> None:
-        if proc is not None:
-            children.append(proc)
-
-    def stop_children() -> None:
-        for proc in reversed(children):
-            stop_process(proc, timeout=20)
-
-    cleanup.callback(stop_children)
+    track = tracker(cleanup)
     port = args.port or free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = home / "api.log"
@@ -306,7 +296,7 @@ def run(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> None:
     with open(log_path, "wb") as log:
         api_proc = spawn([sys.executable, "-m", "service", "serve", "--host", "127.0.0.1",
                           "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    children.append(api_proc)
+    track(api_proc)
     wait_ready(base, api_proc, log_path)
     endpoints = [BASELINE, *(e for e in ENDPOINTS if not args.only or e.key in args.only)]
     plan, patient = clinic.targets[0]
